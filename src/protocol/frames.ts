@@ -1,0 +1,105 @@
+// The control stream between host and runtime: newline-delimited JSON, each line one member of these unions,
+// validated on arrival on both sides. The runtime never receives a secret through this stream.
+import { z } from 'zod';
+import { ChatMessage, Usage } from './transcript.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export const ProviderKind = z.enum(['anthropic', 'openai']);
+export type ProviderKind = z.infer<typeof ProviderKind>;
+
+export const ToolName = z.enum(['bash', 'read_file', 'write_file', 'edit_file', 'list_files', 'web_fetch']);
+export type ToolName = z.infer<typeof ToolName>;
+
+export const ModelRef = z.object({
+  provider: z.string().min(1).describe('provider name; the runtime reaches it at the gateway route /model/<provider>'),
+  kind: ProviderKind,
+  model: z.string().min(1),
+  maxTokens: z.number().int().positive(),
+});
+export type ModelRef = z.infer<typeof ModelRef>;
+
+// host → runtime
+export const TurnFrame = z.object({
+  type: z.literal('turn'),
+  turnId: z.string().min(1),
+  instructions: z.string().describe('the agent instructions; the runtime appends the memory file it reads itself'),
+  messages: z.array(ChatMessage).min(1).describe('the whole conversation, ending in the new user message'),
+  model: ModelRef,
+  tools: z.array(ToolName),
+  maxSteps: z.number().int().positive().describe('model calls allowed in this turn'),
+});
+export const CancelFrame = z.object({ type: z.literal('cancel'), turnId: z.string().min(1) });
+export const ShutdownFrame = z.object({ type: z.literal('shutdown') });
+export const HostFrame = z.discriminatedUnion('type', [TurnFrame, CancelFrame, ShutdownFrame]);
+export type TurnFrame = z.infer<typeof TurnFrame>;
+export type HostFrame = z.infer<typeof HostFrame>;
+
+// runtime → host
+export const ReadyFrame = z.object({
+  type: z.literal('ready'),
+  protocol: z.literal(PROTOCOL_VERSION),
+  gatewayPort: z.number().int().positive(),
+});
+export const TextFrame = z.object({ type: z.literal('text'), turnId: z.string(), delta: z.string() });
+export const ToolCallFrame = z.object({
+  type: z.literal('tool_call'),
+  turnId: z.string(),
+  callId: z.string(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()),
+});
+export const ToolResultFrame = z.object({
+  type: z.literal('tool_result'),
+  turnId: z.string(),
+  callId: z.string(),
+  output: z.string(),
+  isError: z.boolean(),
+  durationMs: z.number().nonnegative(),
+});
+export const UsageFrame = z.object({ type: z.literal('usage'), turnId: z.string(), usage: Usage });
+export const StopReason = z.enum(['end', 'max_steps', 'cancelled']);
+export const TurnEndFrame = z.object({
+  type: z.literal('turn_end'),
+  turnId: z.string(),
+  stopReason: StopReason,
+  text: z.string().describe('the final assistant text of the turn'),
+  messages: z.array(ChatMessage).describe('messages this turn added after the user message, for the transcript'),
+});
+export const TurnErrorCode = z.enum([
+  'model_unreachable',
+  'model_auth',
+  'model_rate_limited',
+  'model_error',
+  'model_bad_response',
+  'bad_request',
+  'internal',
+]);
+export type TurnErrorCode = z.infer<typeof TurnErrorCode>;
+export const TurnErrorFrame = z.object({
+  type: z.literal('turn_error'),
+  turnId: z.string(),
+  code: TurnErrorCode,
+  message: z.string(),
+});
+export const LogFrame = z.object({
+  type: z.literal('log'),
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  msg: z.string(),
+});
+export const RuntimeFrame = z.discriminatedUnion('type', [
+  ReadyFrame,
+  TextFrame,
+  ToolCallFrame,
+  ToolResultFrame,
+  UsageFrame,
+  TurnEndFrame,
+  TurnErrorFrame,
+  LogFrame,
+]);
+export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
+export type TurnEndFrame = z.infer<typeof TurnEndFrame>;
+export type TurnErrorFrame = z.infer<typeof TurnErrorFrame>;
+
+/** Longest line either side accepts; a bigger frame is a protocol error, not a reason to buffer forever. */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;

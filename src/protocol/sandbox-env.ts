@@ -1,0 +1,14 @@
+// Fixed paths and variable names inside every sandbox: the contract between a backend and the runtime.
+export const SANDBOX_WORKSPACE = '/workspace';
+export const SANDBOX_HOME = '/root';
+export const SANDBOX_RUNTIME_DIR = '/opt/corral';
+export const SANDBOX_GATEWAY_DIR = '/run/corral';
+export const SANDBOX_GATEWAY_SOCKET = `${SANDBOX_GATEWAY_DIR}/gateway.sock`;
+/** The memory file the agent may edit; the runtime reads it at the start of every turn. */
+export const MEMORY_FILE = `${SANDBOX_WORKSPACE}/MEMORY.md`;
+export const ENV_GATEWAY_SOCKET = 'CORRAL_GATEWAY_SOCKET';
+
+/** Gateway route prefix for model calls: /model/<provider>/<path of the provider API>. */
+export function modelRoutePrefix(provider: string): string {
+  return `/model/${encodeURIComponent(provider)}`;
+}

@@ -1,0 +1,111 @@
+// The persistence port. The host is its only writer; SQLite implements it today, Postgres later.
+import type { ChatMessage, Usage } from '../protocol/transcript.ts';
+
+export type MessageStatus = 'received' | 'running' | 'done' | 'failed';
+export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface AgentRow {
+  id: number;
+  name: string;
+  createdAt: string;
+}
+export interface SessionRow {
+  id: string;
+  agent: string;
+  key: string;
+  createdAt: string;
+}
+export interface MessageRow {
+  id: string;
+  sessionId: string;
+  role: 'user' | 'assistant';
+  /** plain text of the inbound or final reply message */
+  text: string;
+  status: MessageStatus;
+  error: string | null;
+  createdAt: string;
+}
+export interface RunRow {
+  id: string;
+  sessionId: string;
+  messageId: string;
+  status: RunStatus;
+  stopReason: string | null;
+  error: string | null;
+  startedAt: string;
+  endedAt: string | null;
+}
+export interface ToolCallRow {
+  id: string;
+  runId: string;
+  name: string;
+  input: Record<string, unknown>;
+  output: string | null;
+  isError: boolean;
+  durationMs: number | null;
+}
+export interface UsageRow {
+  agent: string;
+  runId: string | null;
+  provider: string;
+  model: string;
+  usage: Usage;
+  createdAt: string;
+}
+export interface SecretMeta {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+}
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface Store {
+  close(): void;
+
+  ensureAgent(name: string): AgentRow;
+  getAgent(name: string): AgentRow | undefined;
+  listAgents(): AgentRow[];
+  deleteAgent(name: string): void;
+
+  /** Returns the session for (agent, key), creating it on first use. */
+  openSession(agent: string, key: string): SessionRow;
+  /** The stored transcript of a session, oldest first. */
+  transcript(sessionId: string): ChatMessage[];
+  appendTranscript(sessionId: string, messages: ChatMessage[]): void;
+
+  /** Persists an inbound message before anything else happens to it. */
+  recordMessage(m: { sessionId: string; role: 'user' | 'assistant'; text: string; status: MessageStatus }): MessageRow;
+  setMessageStatus(id: string, status: MessageStatus, error?: string): void;
+  getMessage(id: string): MessageRow | undefined;
+  listMessages(sessionId: string): MessageRow[];
+
+  startRun(r: { sessionId: string; messageId: string }): RunRow;
+  finishRun(id: string, r: { status: RunStatus; stopReason?: string; error?: string }): void;
+  getRun(id: string): RunRow | undefined;
+  recordToolCall(c: { id: string; runId: string; name: string; input: Record<string, unknown> }): void;
+  finishToolCall(id: string, r: { output: string; isError: boolean; durationMs: number }): void;
+  listToolCalls(runId: string): ToolCallRow[];
+
+  recordUsage(u: { agent: string; runId: string | null; provider: string; model: string; usage: Usage }): void;
+  listUsage(agent?: string): UsageRow[];
+
+  /** Secret values are stored encrypted; the store never returns them in listings. */
+  putSecret(name: string, value: string): void;
+  readSecret(name: string): string | undefined;
+  listSecrets(): SecretMeta[];
+  deleteSecret(name: string): boolean;
+
+  appendAudit(e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }): AuditEntry;
+  listAudit(opts?: { limit?: number; subject?: string }): AuditEntry[];
+  /** Re-computes the hash chain; returns the first broken sequence number, or null when intact. */
+  verifyAudit(): { ok: true; count: number } | { ok: false; brokenAt: number; reason: string };
+}
