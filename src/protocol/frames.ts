@@ -12,7 +12,10 @@ export const ToolName = z.enum(['bash', 'read_file', 'write_file', 'edit_file', 
 export type ToolName = z.infer<typeof ToolName>;
 
 export const ModelRef = z.object({
-  provider: z.string().min(1).describe('provider name; the runtime reaches it at the gateway route /model/<provider>'),
+  provider: z
+    .string()
+    .min(1)
+    .describe('provider name; the runtime reaches it at the gateway route /model/<provider>'),
   kind: ProviderKind,
   model: z.string().min(1),
   maxTokens: z.number().int().positive(),
@@ -23,7 +26,9 @@ export type ModelRef = z.infer<typeof ModelRef>;
 export const TurnFrame = z.object({
   type: z.literal('turn'),
   turnId: z.string().min(1),
-  instructions: z.string().describe('the agent instructions; the runtime appends the memory file it reads itself'),
+  instructions: z
+    .string()
+    .describe('the agent instructions; the runtime appends the memory file it reads itself'),
   messages: z.array(ChatMessage).min(1).describe('the whole conversation, ending in the new user message'),
   model: ModelRef,
   tools: z.array(ToolName),
@@ -64,7 +69,9 @@ export const TurnEndFrame = z.object({
   turnId: z.string(),
   stopReason: StopReason,
   text: z.string().describe('the final assistant text of the turn'),
-  messages: z.array(ChatMessage).describe('messages this turn added after the user message, for the transcript'),
+  messages: z
+    .array(ChatMessage)
+    .describe('messages this turn added after the user message, for the transcript'),
 });
 export const TurnErrorCode = z.enum([
   'model_unreachable',

@@ -25,7 +25,11 @@ export function writeFrame(out: Writable, frame: unknown): boolean {
 export function readFrames<S extends z.ZodType>(
   input: Readable,
   schema: S,
-  handlers: { onFrame: (frame: z.infer<S>) => void; onError: (err: ProtocolError) => void; onEnd?: () => void },
+  handlers: {
+    onFrame: (frame: z.infer<S>) => void;
+    onError: (err: ProtocolError) => void;
+    onEnd?: () => void;
+  },
 ): () => void {
   let buffered = '';
   const onData = (chunk: Buffer | string): void => {

@@ -1,0 +1,119 @@
+// corral agent add|list|show|rm: agent definitions are files under $CORRAL_HOME/agents.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import {
+  agentExists,
+  listAgentNames,
+  loadAgent,
+  removeAgentFile,
+  saveAgent,
+} from '../../config/agent-files.ts';
+import { loadConfig, resolveProvider } from '../../config/config-file.ts';
+import { AgentConfig } from '../../config/schema.ts';
+import { openStore } from '../../host/open.ts';
+import { CorralError } from '../../util/errors.ts';
+import type { CliContext } from '../context.ts';
+import { printTable } from '../context.ts';
+
+interface AddOptions {
+  model?: string;
+  instructions?: string;
+  backend?: string;
+  maxSteps?: string;
+}
+
+export function registerAgent(program: Command, ctx: CliContext): void {
+  const agent = program.command('agent').description('define, list and remove agents');
+  agent
+    .command('add <name>')
+    .description('define a new agent (defaults: the configured default model and backend)')
+    .option('--model <provider:model>', 'model, e.g. anthropic:claude-sonnet-4-5 or ollama:llama3.1')
+    .option('--instructions <text>', 'system instructions')
+    .option('--backend <name>', 'sandbox backend (bwrap)')
+    .option('--max-steps <n>', 'model calls per turn')
+    .action((name: string, opts: AddOptions) => {
+      const config = loadConfig(ctx.home);
+      if (agentExists(ctx.home, name)) {
+        throw new CorralError(
+          'agent_exists',
+          `agent ${name} already exists`,
+          `see it: corral agent show ${name}`,
+        );
+      }
+      const parsed = AgentConfig.safeParse({
+        name,
+        model: opts.model ?? config.defaults.model,
+        backend: opts.backend ?? config.defaults.backend,
+        ...(opts.instructions === undefined ? {} : { instructions: opts.instructions }),
+        ...(opts.maxSteps === undefined ? {} : { maxSteps: Number(opts.maxSteps) }),
+      });
+      if (!parsed.success) {
+        const i = parsed.error.issues[0];
+        throw new CorralError(
+          'invalid_argument',
+          `agent ${name}: ${i?.path.map(String).join('.')}: ${i?.message}`,
+        );
+      }
+      resolveProvider(config, parsed.data.model); // unknown provider: say so now, not at the first message
+      saveAgent(ctx.home, parsed.data);
+      const store = openStore(ctx.home);
+      try {
+        store.ensureAgent(name);
+        store.appendAudit({
+          actor: 'operator',
+          action: 'agent.add',
+          subject: name,
+          detail: { model: parsed.data.model },
+        });
+      } finally {
+        store.close();
+      }
+      ctx.err(
+        `agent ${name} (${parsed.data.model}, ${parsed.data.backend}) → ${path.join(ctx.home.agentsDir, `${name}.yaml`)}\n`,
+      );
+    });
+  agent
+    .command('list')
+    .description('list agents')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const rows = listAgentNames(ctx.home).map((n) => {
+        const a = loadAgent(ctx.home, n);
+        return { name: a.name, model: a.model, backend: a.backend };
+      });
+      printTable(ctx, rows, opts.json === true, 'no agents; add one: corral agent add NAME');
+    });
+  agent
+    .command('show <name>')
+    .description('print an agent definition')
+    .option('--json', 'print JSON')
+    .action((name: string, opts: { json?: boolean }) => {
+      const a = loadAgent(ctx.home, name);
+      ctx.out(opts.json === true ? JSON.stringify(a, null, 2) + '\n' : stringify(a));
+    });
+  agent
+    .command('rm <name>')
+    .description('remove an agent definition (its workspace is kept unless --purge)')
+    .option('--purge', 'also delete its workspace and stored conversations')
+    .action((name: string, opts: { purge?: boolean }) => {
+      loadAgent(ctx.home, name);
+      removeAgentFile(ctx.home, name);
+      const store = openStore(ctx.home);
+      try {
+        if (opts.purge === true) {
+          store.deleteAgent(name);
+          fs.rmSync(path.join(ctx.home.workspacesDir, name), { recursive: true, force: true });
+        }
+        store.appendAudit({
+          actor: 'operator',
+          action: 'agent.rm',
+          subject: name,
+          detail: { purge: opts.purge === true },
+        });
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,29 @@
+// Where corral keeps its state: everything lives under $CORRAL_HOME (default ~/.corral).
+import os from 'node:os';
+import path from 'node:path';
+
+export interface HomePaths {
+  root: string;
+  configFile: string;
+  dbFile: string;
+  keyFile: string;
+  agentsDir: string;
+  workspacesDir: string;
+  runDir: string;
+  cacheDir: string;
+}
+
+export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
+  const raw = env['CORRAL_HOME'];
+  const root = path.resolve(raw !== undefined && raw !== '' ? raw : path.join(os.homedir(), '.corral'));
+  return {
+    root,
+    configFile: path.join(root, 'corral.yaml'),
+    dbFile: path.join(root, 'corral.db'),
+    keyFile: path.join(root, 'secret.key'),
+    agentsDir: path.join(root, 'agents'),
+    workspacesDir: path.join(root, 'workspaces'),
+    runDir: path.join(root, 'run'),
+    cacheDir: path.join(root, 'cache'),
+  };
+}

@@ -1,0 +1,90 @@
+// Schemas for corral.yaml and agents/<name>.yaml: the only place raw configuration is parsed.
+import { z } from 'zod';
+import { ToolName } from '../protocol/frames.ts';
+import { AgentName, ProviderName, SecretName } from './names.ts';
+export { AgentName };
+
+export const DEFAULT_MODEL = 'anthropic:claude-sonnet-4-5';
+
+const HttpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'base URL must start with http:// or https://')
+  .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'base URL must not contain credentials; use --key-secret');
+
+export const ProviderConfig = z
+  .object({
+    kind: z
+      .enum(['anthropic', 'openai'])
+      .describe('wire protocol: Anthropic Messages or OpenAI chat completions'),
+    baseUrl: HttpUrl.describe('API base URL as the official SDK expects it (OpenAI-style URLs end in /v1)'),
+    keySecret: SecretName.describe('name of the corral secret holding the API key'),
+  })
+  .strict();
+export type ProviderConfig = z.infer<typeof ProviderConfig>;
+
+export const ModelSpec = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]*:.+$/, 'write the model as PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5')
+  .describe('PROVIDER:MODEL');
+
+export const BackendName = z.enum(['bwrap']).describe('sandbox backend');
+
+export const CorralConfig = z
+  .object({
+    version: z.literal(1).describe('config format version'),
+    defaults: z
+      .object({
+        model: ModelSpec.default(DEFAULT_MODEL),
+        backend: BackendName.default('bwrap'),
+      })
+      .strict()
+      .prefault({}),
+    providers: z.record(ProviderName, ProviderConfig).describe('model endpoints by name'),
+  })
+  .strict();
+export type CorralConfig = z.infer<typeof CorralConfig>;
+
+export const DEFAULT_TOOLS: z.infer<typeof ToolName>[] = [
+  'bash',
+  'read_file',
+  'write_file',
+  'edit_file',
+  'list_files',
+  'web_fetch',
+];
+
+export const AgentConfig = z
+  .object({
+    name: AgentName,
+    model: ModelSpec,
+    backend: BackendName.default('bwrap'),
+    instructions: z
+      .string()
+      .default(
+        'You are a helpful agent. You work inside a sandbox; your files are in /workspace. ' +
+          'Use your tools to act, and keep notes worth remembering in /workspace/MEMORY.md.',
+      )
+      .describe('system instructions for every turn'),
+    tools: z.array(ToolName).default(DEFAULT_TOOLS).describe('tools the agent may use'),
+    maxSteps: z.number().int().min(1).max(200).default(25).describe('model calls allowed per turn'),
+    maxTokens: z.number().int().min(1).max(200_000).default(4096).describe('output tokens per model call'),
+  })
+  .strict();
+export type AgentConfig = z.infer<typeof AgentConfig>;
+
+export function defaultConfig(): CorralConfig {
+  return {
+    version: 1,
+    defaults: { model: DEFAULT_MODEL, backend: 'bwrap' },
+    providers: {
+      anthropic: { kind: 'anthropic', baseUrl: 'https://api.anthropic.com', keySecret: 'ANTHROPIC_API_KEY' },
+      openai: { kind: 'openai', baseUrl: 'https://api.openai.com/v1', keySecret: 'OPENAI_API_KEY' },
+    },
+  };
+}
+
+export function splitModel(spec: string): { provider: string; model: string } {
+  const i = spec.indexOf(':');
+  return { provider: spec.slice(0, i), model: spec.slice(i + 1) };
+}

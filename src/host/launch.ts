@@ -1,0 +1,130 @@
+// Starts one sandbox for an agent: its gateway socket, its workspace, the runtime, and waits until it is ready.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { HomePaths } from '../config/home.ts';
+import {
+  ENV_GATEWAY_SOCKET,
+  SANDBOX_GATEWAY_SOCKET,
+  SANDBOX_HOME,
+  SANDBOX_RUNTIME_DIR,
+} from '../protocol/sandbox-env.ts';
+import type { SandboxRegistry } from '../sandbox/registry.ts';
+import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
+import { DEFAULT_LIMITS } from '../sandbox/types.ts';
+import type { Store } from '../store/types.ts';
+import type { Logger } from '../util/log.ts';
+import { agentHostIds, ensurePrivateDir, prepareWorkspace } from './agent-dirs.ts';
+import type { ControlChannel } from './control.ts';
+import { openControlChannel } from './control.ts';
+
+export const READY_TIMEOUT_MS = 15_000;
+const SHUTDOWN_GRACE_MS = 1_000;
+
+export interface GatewayPort {
+  attach(opts: {
+    agent: string;
+    sandboxId: string;
+    socketPath: string;
+    owner?: { uid: number; gid: number };
+  }): Promise<{ socketPath: string; close(): Promise<void> }>;
+}
+
+export interface LaunchDeps {
+  home: HomePaths;
+  store: Store;
+  sandboxes: SandboxRegistry;
+  gateway: GatewayPort;
+  log: Logger;
+  isRoot: boolean;
+  /** node binary used inside the sandbox */
+  nodePath?: string;
+}
+
+export interface RunningSandbox {
+  id: string;
+  agent: string;
+  channel: ControlChannel;
+  stop(): Promise<void>;
+}
+
+export function runtimeEnv(): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: SANDBOX_HOME,
+    LANG: 'C.UTF-8',
+    TERM: 'dumb',
+    [ENV_GATEWAY_SOCKET]: SANDBOX_GATEWAY_SOCKET,
+  };
+}
+
+/** A node outside /usr (nvm, /opt/node) is exposed read-only at its install prefix, e.g. /opt/node-v20. */
+export function nodeInstallDirs(nodePath: string): string[] {
+  const prefix = path.dirname(path.dirname(nodePath));
+  return nodePath.startsWith('/usr/') ? [] : [prefix];
+}
+
+export async function launchSandbox(
+  deps: LaunchDeps,
+  agent: { name: string; backend: string },
+): Promise<RunningSandbox> {
+  const backend = deps.sandboxes.get(agent.backend);
+  const nodePath = deps.nodePath ?? process.execPath;
+  const row = deps.store.ensureAgent(agent.name);
+  const hostIds = agentHostIds(row.id, deps.isRoot);
+  const workspaceDir = prepareWorkspace(deps.home, agent.name, hostIds);
+  const runtimeDir = await ensureRuntimeBundle(deps.home.cacheDir);
+  const sandboxId = crypto.randomUUID();
+  ensurePrivateDir(deps.home.runDir, 0o711);
+  const runDir = path.join(deps.home.runDir, sandboxId);
+  const gatewayDir = path.join(runDir, 'gw');
+  ensurePrivateDir(runDir, 0o711);
+  ensurePrivateDir(gatewayDir, 0o700);
+  if (hostIds !== undefined) fs.chownSync(gatewayDir, hostIds.uid, hostIds.gid);
+
+  const cleanups: (() => Promise<void>)[] = [async () => fs.rmSync(runDir, { recursive: true, force: true })];
+  const cleanup = async (): Promise<void> => {
+    for (const c of cleanups.reverse())
+      await c().catch((err: unknown) => deps.log.warn('cleanup failed', { err: String(err) }));
+    cleanups.length = 0;
+  };
+  try {
+    const endpoint = await deps.gateway.attach({
+      agent: agent.name,
+      sandboxId,
+      socketPath: path.join(gatewayDir, 'gateway.sock'),
+      ...(hostIds === undefined ? {} : { owner: hostIds }),
+    });
+    cleanups.push(() => endpoint.close());
+    const sandbox = await backend.start({
+      sandboxId,
+      agent: agent.name,
+      workspaceDir,
+      runtimeDir,
+      gatewayDir,
+      etcDir: path.join(runDir, 'etc'),
+      hostIds,
+      env: runtimeEnv(),
+      limits: DEFAULT_LIMITS,
+      extraReadOnly: nodeInstallDirs(nodePath),
+      command: [nodePath, `${SANDBOX_RUNTIME_DIR}/${RUNTIME_FILE}`],
+    });
+    cleanups.push(() => sandbox.stop());
+    const channel = openControlChannel(sandbox, deps.log);
+    await channel.ready(READY_TIMEOUT_MS);
+    deps.log.debug('sandbox ready', { agent: agent.name, sandbox: sandboxId });
+    let stopped: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+      stopped ??= (async () => {
+        channel.send({ type: 'shutdown' });
+        await Promise.race([sandbox.exited, new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+        await cleanup();
+      })();
+      return stopped;
+    };
+    return { id: sandboxId, agent: agent.name, channel, stop };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

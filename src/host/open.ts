@@ -1,0 +1,63 @@
+// The composition root: builds store, gateway, sandbox backends and host from $CORRAL_HOME.
+import { loadConfig } from '../config/config-file.ts';
+import type { HomePaths } from '../config/home.ts';
+import { createGateway } from '../gateway/gateway.ts';
+import type { ProviderRoute } from '../gateway/types.ts';
+import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
+import type { SandboxRegistry } from '../sandbox/registry.ts';
+import { createSandboxRegistry } from '../sandbox/registry.ts';
+import { loadOrCreateKey } from '../store/secret-box.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/types.ts';
+import type { Logger } from '../util/log.ts';
+import type { Host } from './host.ts';
+import { createHost } from './host.ts';
+
+export interface OpenedHost {
+  host: Host;
+  store: Store;
+  sandboxes: SandboxRegistry;
+  close(): Promise<void>;
+}
+
+export function openStore(home: HomePaths): Store {
+  return openSqliteStore({ path: home.dbFile, secretKey: loadOrCreateKey(home.keyFile) });
+}
+
+export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean } = {}): OpenedHost {
+  loadConfig(home); // fail early, with the config's own error, before anything starts
+  const store = openStore(home);
+  const isRoot = opts.isRoot ?? process.getuid?.() === 0;
+  const sandboxes = createSandboxRegistry([createBwrapBackend({ log, isRoot })]);
+  let host: Host | undefined;
+  const gateway = createGateway({
+    providers: () => {
+      const routes = new Map<string, ProviderRoute>();
+      for (const [name, p] of Object.entries(loadConfig(home).providers)) routes.set(name, { name, ...p });
+      return routes;
+    },
+    readSecret: (name) => store.readSecret(name),
+    onUsage: (u) =>
+      store.recordUsage({
+        agent: u.agent,
+        runId: host?.runOf(u.sandboxId) ?? null,
+        provider: u.provider,
+        model: u.model,
+        usage: u.usage,
+      }),
+    audit: (e) => store.appendAudit(e),
+    log,
+  });
+  host = createHost({ home, store, sandboxes, gateway, log, isRoot });
+  const opened = host;
+  return {
+    host: opened,
+    store,
+    sandboxes,
+    async close() {
+      await opened.close();
+      await gateway.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Runs one turn over a control channel: sends the turn frame, relays events, resolves on its end.
+import type { RuntimeFrame, TurnEndFrame, TurnErrorFrame, TurnFrame } from '../protocol/frames.ts';
+import type { ControlChannel } from './control.ts';
+import { exitError } from './control.ts';
+
+export type TurnEvent = Extract<RuntimeFrame, { type: 'text' | 'tool_call' | 'tool_result' | 'usage' }>;
+export type TurnOutcome = TurnEndFrame | TurnErrorFrame;
+
+/** Grace for the runtime to stop after a cancel before the host stops waiting for it. */
+export const CANCEL_GRACE_MS = 5_000;
+
+export function runTurn(
+  channel: ControlChannel,
+  frame: TurnFrame,
+  opts: { onEvent: (e: TurnEvent) => void; signal?: AbortSignal },
+): Promise<TurnOutcome> {
+  return new Promise<TurnOutcome>((resolve, reject) => {
+    let graceTimer: NodeJS.Timeout | undefined;
+    const cleanup = (): void => {
+      off();
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (graceTimer !== undefined) clearTimeout(graceTimer);
+    };
+    const off = channel.onFrame((f) => {
+      if (!('turnId' in f) || f.turnId !== frame.turnId) return;
+      switch (f.type) {
+        case 'text':
+        case 'tool_call':
+        case 'tool_result':
+        case 'usage':
+          opts.onEvent(f);
+          return;
+        case 'turn_end':
+        case 'turn_error':
+          cleanup();
+          resolve(f);
+          return;
+      }
+    });
+    const onAbort = (): void => {
+      channel.send({ type: 'cancel', turnId: frame.turnId });
+      graceTimer = setTimeout(() => {
+        cleanup();
+        resolve({
+          type: 'turn_error',
+          turnId: frame.turnId,
+          code: 'internal',
+          message: 'cancelled; the runtime did not stop in time',
+        });
+      }, CANCEL_GRACE_MS);
+    };
+    if (opts.signal?.aborted === true) {
+      off();
+      resolve({ type: 'turn_end', turnId: frame.turnId, stopReason: 'cancelled', text: '', messages: [] });
+      return;
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    void channel.exit.then((exit) => {
+      cleanup();
+      reject(exitError(exit, channel.stderrTail()));
+    });
+    channel.send(frame);
+  });
+}

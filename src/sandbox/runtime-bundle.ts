@@ -1,0 +1,67 @@
+// Bundles src/runtime into one ESM file the sandbox mounts read-only; cached by a hash of its inputs.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const INPUT_DIRS = ['src/runtime', 'src/protocol'];
+const INPUT_FILES = ['package-lock.json'];
+export const RUNTIME_FILE = 'runtime.mjs';
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(full));
+    else if (entry.isFile() && !entry.name.endsWith('.test.ts')) out.push(full);
+  }
+  return out.sort();
+}
+
+export function runtimeInputsHash(root = REPO_ROOT): string {
+  const h = crypto.createHash('sha256');
+  const files = [
+    ...INPUT_DIRS.flatMap((d) => listFiles(path.join(root, d))),
+    ...INPUT_FILES.map((f) => path.join(root, f)),
+  ];
+  for (const f of files) {
+    h.update(path.relative(root, f)).update('\0').update(fs.readFileSync(f)).update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Returns the directory holding runtime.mjs, building it first when its inputs changed. */
+export async function ensureRuntimeBundle(cacheDir: string): Promise<string> {
+  const dir = path.join(cacheDir, 'runtime', runtimeInputsHash());
+  if (fs.existsSync(path.join(dir, RUNTIME_FILE))) return dir;
+  fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o755 });
+  const tmp = `${dir}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await build({
+    entryPoints: [path.join(REPO_ROOT, 'src/runtime/main.ts')],
+    outfile: path.join(tmp, RUNTIME_FILE),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    // CommonJS dependencies inside an ESM bundle still call require().
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+  });
+  fs.chmodSync(tmp, 0o755);
+  fs.chmodSync(path.join(tmp, RUNTIME_FILE), 0o644);
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    // another process built the same inputs first: theirs is as good as ours
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (!fs.existsSync(path.join(dir, RUNTIME_FILE))) throw err;
+  }
+  return dir;
+}

@@ -1,0 +1,98 @@
+// Starts a real sandbox and checks from inside that the boundary holds; a backend that fails is not used.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SANDBOX_WORKSPACE } from '../protocol/sandbox-env.ts';
+import type { HostIds, SandboxBackend } from './types.ts';
+import { DEFAULT_LIMITS } from './types.ts';
+
+const SELF_TEST_TIMEOUT_MS = 15_000;
+
+/** Each line prints `name=value`; the host judges the values, so a sandbox cannot just print "ok". */
+const PROBE_SCRIPT = [
+  'echo "uidmap=$(head -n1 /proc/self/uid_map | tr -s " " | sed "s/^ //")"',
+  'echo "capeff=$(grep CapEff /proc/self/status | cut -f2)"',
+  'echo "nonewprivs=$(grep NoNewPrivs /proc/self/status | cut -f2)"',
+  'echo "netdevs=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" ",")"',
+  'if touch /usr/.corral-probe 2>/dev/null; then echo usr=writable; else echo usr=readonly; fi',
+  `if echo x > ${SANDBOX_WORKSPACE}/.corral-probe 2>/dev/null; then echo workspace=writable; else echo workspace=readonly; fi`,
+  'if [ -e /etc/shadow ]; then echo shadow=visible; else echo shadow=absent; fi',
+  'if [ -e /home ] || [ -e /var/lib ]; then echo hostdirs=visible; else echo hostdirs=absent; fi',
+].join('\n');
+
+export interface SelfTestResult {
+  ok: boolean;
+  failures: string[];
+  facts: Record<string, string>;
+}
+
+export function judge(
+  facts: Record<string, string>,
+  hostIds: HostIds | undefined,
+  callerUid: number,
+): string[] {
+  const failures: string[] = [];
+  const [inside, outside] = (facts['uidmap'] ?? '').split(' ');
+  const expectedOutside = String(hostIds?.uid ?? callerUid);
+  if (inside !== '0' || outside !== expectedOutside)
+    failures.push(
+      `root inside should be uid ${expectedOutside} outside; uid_map says '${facts['uidmap'] ?? ''}'`,
+    );
+  if (outside === '0') failures.push('root inside is host root');
+  if (!/^0+$/.test(facts['capeff'] ?? ''))
+    failures.push(`capabilities not dropped (CapEff ${facts['capeff'] ?? '?'})`);
+  if (facts['nonewprivs'] !== '1') failures.push('no_new_privs is not set');
+  if (facts['netdevs'] !== 'lo,')
+    failures.push(`network interfaces besides loopback: ${facts['netdevs'] ?? '?'}`);
+  if (facts['usr'] !== 'readonly') failures.push('/usr is writable');
+  if (facts['workspace'] !== 'writable') failures.push('the workspace is not writable');
+  if (facts['shadow'] !== 'absent') failures.push('/etc/shadow is visible');
+  if (facts['hostdirs'] !== 'absent') failures.push('host directories (/home, /var/lib) are visible');
+  return failures;
+}
+
+export async function selfTest(
+  backend: SandboxBackend,
+  opts: { hostIds: HostIds | undefined; scratchDir?: string },
+): Promise<SelfTestResult> {
+  const root = fs.mkdtempSync(path.join(opts.scratchDir ?? os.tmpdir(), 'corral-selftest-'));
+  try {
+    fs.chmodSync(root, 0o711);
+    const dirs = ['workspace', 'runtime', 'gw', 'etc'].map((d) => path.join(root, d));
+    for (const d of dirs) fs.mkdirSync(d, { mode: 0o755 });
+    const [workspaceDir = '', runtimeDir = '', gatewayDir = '', etcDir = ''] = dirs;
+    if (opts.hostIds !== undefined) fs.chownSync(workspaceDir, opts.hostIds.uid, opts.hostIds.gid);
+    const sandbox = await backend.start({
+      sandboxId: `selftest-${path.basename(root)}`,
+      agent: 'selftest',
+      workspaceDir,
+      runtimeDir,
+      gatewayDir,
+      etcDir,
+      hostIds: opts.hostIds,
+      env: { PATH: '/usr/bin:/bin' },
+      limits: DEFAULT_LIMITS,
+      extraReadOnly: [],
+      command: ['/bin/sh', '-c', PROBE_SCRIPT],
+    });
+    let out = '';
+    let errText = '';
+    sandbox.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    sandbox.stderr.on('data', (c: Buffer) => (errText = (errText + c.toString('utf8')).slice(-2000)));
+    const timer = setTimeout(() => void sandbox.stop(), SELF_TEST_TIMEOUT_MS);
+    const exit = await sandbox.exited;
+    clearTimeout(timer);
+    const facts: Record<string, string> = {};
+    for (const line of out.split('\n')) {
+      const i = line.indexOf('=');
+      if (i > 0) facts[line.slice(0, i)] = line.slice(i + 1);
+    }
+    const failures =
+      exit.code === 0
+        ? judge(facts, opts.hostIds, process.getuid?.() ?? -1)
+        : [`the probe sandbox exited with ${String(exit.code ?? exit.signal)}: ${errText.trim()}`];
+    return { ok: failures.length === 0, failures, facts };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
