@@ -1,0 +1,160 @@
+// Numbered schema migrations, recorded by name in the `migrations` table and applied once, in order, at open.
+// Never edit a shipped migration: add a new one, so every existing database reaches the same schema.
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { CorralError } from '../util/errors.ts';
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: '0001_initial',
+    sql: `
+      CREATE TABLE agents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL REFERENCES agents(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (agent, key)
+      );
+      CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        text TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('received', 'running', 'done', 'failed')),
+        error TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX messages_by_session ON messages(session_id);
+      CREATE TABLE transcript (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      );
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'cancelled')),
+        stop_reason TEXT,
+        error TEXT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT
+      );
+      CREATE INDEX runs_by_session ON runs(session_id);
+      CREATE INDEX runs_by_message ON runs(message_id);
+      CREATE TABLE tool_calls (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT,
+        is_error INTEGER NOT NULL DEFAULT 0 CHECK (is_error IN (0, 1)),
+        duration_ms INTEGER
+      );
+      CREATE INDEX tool_calls_by_run ON tool_calls(run_id);
+      CREATE TABLE usage (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        agent TEXT NOT NULL REFERENCES agents(name) ON DELETE CASCADE,
+        run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX usage_by_agent ON usage(agent);
+      CREATE INDEX usage_by_run ON usage(run_id);
+      CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        tag BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_by_subject ON audit(subject, seq);
+    `,
+  },
+  {
+    // Guards against our own bugs, not an attacker with the file: the hash chain is what detects tampering.
+    id: 2,
+    name: '0002_audit_append_only',
+    sql: `
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
+    `,
+  },
+];
+
+const AppliedRow = z.object({ name: z.string() });
+
+/**
+ * Applies the migrations not yet recorded, all in one write transaction, and returns their names.
+ * Throws store_too_new when the database records a migration this version does not know.
+ */
+export function applyMigrations(
+  db: Database.Database,
+  now: () => string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): string[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS migrations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    applied_at TEXT NOT NULL
+  )`);
+  const migrate = db.transaction((): string[] => {
+    // Read inside the write transaction so two processes opening at once cannot both apply a migration.
+    const applied = new Set(
+      db
+        .prepare('SELECT name FROM migrations ORDER BY id')
+        .all()
+        .map((row) => AppliedRow.parse(row).name),
+    );
+    const known = new Set(migrations.map((m) => m.name));
+    const unknown = [...applied].filter((name) => !known.has(name));
+    if (unknown.length > 0) {
+      throw new CorralError(
+        'store_too_new',
+        `the database was created by a newer corral (unknown migrations: ${unknown.join(', ')})`,
+        'upgrade corral to the version that wrote this database, or point it at another database',
+      );
+    }
+    const record = db.prepare('INSERT INTO migrations (id, name, applied_at) VALUES (?, ?, ?)');
+    const done: string[] = [];
+    for (const m of [...migrations].sort((a, b) => a.id - b.id)) {
+      if (applied.has(m.name)) continue;
+      db.exec(m.sql);
+      record.run(m.id, m.name, now());
+      done.push(m.name);
+    }
+    return done;
+  });
+  return migrate.immediate();
+}

@@ -1,0 +1,73 @@
+// Every SQL statement the SQLite store runs, prepared once per connection.
+import type Database from 'better-sqlite3';
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insertAgent: p('INSERT INTO agents (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    getAgent: p('SELECT id, name, created_at FROM agents WHERE name = ?'),
+    listAgents: p('SELECT id, name, created_at FROM agents ORDER BY name'),
+    // Foreign keys with ON DELETE CASCADE take the agent's sessions, messages, runs, tool calls and usage.
+    deleteAgent: p('DELETE FROM agents WHERE name = ?'),
+
+    insertSession: p(
+      'INSERT INTO sessions (id, agent, key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (agent, key) DO NOTHING',
+    ),
+    getSession: p('SELECT id, agent, key, created_at FROM sessions WHERE agent = ? AND key = ?'),
+
+    transcript: p('SELECT json FROM transcript WHERE session_id = ? ORDER BY seq'),
+    nextTranscriptSeq: p('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM transcript WHERE session_id = ?'),
+    insertTranscript: p('INSERT INTO transcript (session_id, seq, json) VALUES (?, ?, ?)'),
+
+    insertMessage: p(
+      'INSERT INTO messages (id, session_id, role, text, status, error, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?)',
+    ),
+    setMessageStatus: p('UPDATE messages SET status = ?, error = ? WHERE id = ?'),
+    getMessage: p('SELECT * FROM messages WHERE id = ?'),
+    // rowid breaks ties between messages stored within the same clock tick.
+    listMessages: p('SELECT * FROM messages WHERE session_id = ? ORDER BY created_at, rowid'),
+
+    insertRun: p(
+      `INSERT INTO runs (id, session_id, message_id, status, stop_reason, error, started_at, ended_at)
+       VALUES (?, ?, ?, 'running', NULL, NULL, ?, NULL)`,
+    ),
+    finishRun: p('UPDATE runs SET status = ?, stop_reason = ?, error = ?, ended_at = ? WHERE id = ?'),
+    getRun: p('SELECT * FROM runs WHERE id = ?'),
+    insertToolCall: p('INSERT INTO tool_calls (id, run_id, name, input) VALUES (?, ?, ?, ?)'),
+    finishToolCall: p('UPDATE tool_calls SET output = ?, is_error = ?, duration_ms = ? WHERE id = ?'),
+    listToolCalls: p('SELECT * FROM tool_calls WHERE run_id = ? ORDER BY rowid'),
+
+    insertUsage: p(
+      `INSERT INTO usage (agent, run_id, provider, model, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens, created_at)
+       VALUES (@agent, @runId, @provider, @model, @inputTokens, @outputTokens,
+         @cacheReadTokens, @cacheWriteTokens, @createdAt)`,
+    ),
+    listUsage: p('SELECT * FROM usage WHERE (@agent IS NULL OR agent = @agent) ORDER BY id'),
+
+    upsertSecret: p(
+      `INSERT INTO secrets (name, nonce, ciphertext, tag, created_at, updated_at)
+       VALUES (@name, @nonce, @ciphertext, @tag, @now, @now)
+       ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+         tag = excluded.tag, updated_at = excluded.updated_at`,
+    ),
+    readSecret: p('SELECT nonce, ciphertext, tag FROM secrets WHERE name = ?'),
+    listSecrets: p('SELECT name, created_at, updated_at FROM secrets ORDER BY name'),
+    deleteSecret: p('DELETE FROM secrets WHERE name = ?'),
+
+    lastAudit: p('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+    insertAudit: p(
+      `INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
+       VALUES (@seq, @at, @actor, @action, @subject, @detail, @prevHash, @hash)`,
+    ),
+    // The newest `limit` entries (-1: all), returned oldest first.
+    listAudit: p(
+      `SELECT * FROM (
+         SELECT * FROM audit WHERE (@subject IS NULL OR subject = @subject) ORDER BY seq DESC LIMIT @limit
+       ) ORDER BY seq`,
+    ),
+    allAudit: p('SELECT * FROM audit ORDER BY seq'),
+  };
+}
