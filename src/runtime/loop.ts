@@ -1,0 +1,82 @@
+// The agent loop of one turn: call the model, run the tools it asks for, feed the results back, until the model
+// ends its turn, the step budget is spent, or the host cancels. Everything it does is reported as frames.
+import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
+import type { ChatMessage, ContentBlock } from '../protocol/transcript.ts';
+import type { ModelClient } from './providers/types.ts';
+import { ModelError } from './providers/types.ts';
+import { buildSystemPrompt } from './system-prompt.ts';
+import { runTool, toolSpecs } from './tools/index.ts';
+import type { ToolContext } from './tools/types.ts';
+
+export interface TurnDeps {
+  client: ModelClient;
+  tools: ToolContext;
+  emit: (frame: RuntimeFrame) => void;
+  signal: AbortSignal;
+}
+
+const textOf = (content: ContentBlock[]): string =>
+  content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+
+export async function runTurn(turn: TurnFrame, deps: TurnDeps): Promise<void> {
+  const { turnId } = turn;
+  const { emit, signal } = deps;
+  const added: ChatMessage[] = [];
+  let finalText = '';
+  const end = (stopReason: 'end' | 'max_steps' | 'cancelled'): void =>
+    emit({ type: 'turn_end', turnId, stopReason, text: finalText, messages: added });
+
+  const system = await buildSystemPrompt(turn.instructions, deps.tools.workspace);
+  const tools = toolSpecs(turn.tools);
+  for (let step = 0; step < turn.maxSteps; step++) {
+    if (signal.aborted) return end('cancelled');
+    const request = {
+      system,
+      messages: [...turn.messages, ...added],
+      tools,
+      model: turn.model.model,
+      maxTokens: turn.model.maxTokens,
+    };
+    let result;
+    try {
+      result = await deps.client.stream(request, (delta) => emit({ type: 'text', turnId, delta }), signal);
+    } catch (err) {
+      if (signal.aborted) return end('cancelled');
+      const code = err instanceof ModelError ? err.code : 'internal';
+      const message = err instanceof Error ? err.message : String(err);
+      return emit({ type: 'turn_error', turnId, code, message });
+    }
+    emit({ type: 'usage', turnId, usage: result.usage });
+    added.push({ role: 'assistant', content: result.content });
+    finalText = textOf(result.content);
+    const uses = result.content.flatMap((b) => (b.type === 'tool_use' ? [b] : []));
+    if (result.stopReason !== 'tool_use' || uses.length === 0) return end('end');
+
+    // Every tool_use gets a tool_result, also when cancelled, so the transcript stays valid for the next turn.
+    const results: ContentBlock[] = [];
+    for (const use of uses) {
+      emit({ type: 'tool_call', turnId, callId: use.id, name: use.name, input: use.input });
+      const started = Date.now();
+      const outcome = signal.aborted
+        ? { output: 'cancelled before it ran', isError: true }
+        : await runTool(turn.tools, use.name, use.input, deps.tools, signal);
+      const durationMs = Date.now() - started;
+      emit({
+        type: 'tool_result',
+        turnId,
+        callId: use.id,
+        output: outcome.output,
+        isError: outcome.isError,
+        durationMs,
+      });
+      results.push({
+        type: 'tool_result',
+        toolUseId: use.id,
+        content: outcome.output,
+        isError: outcome.isError,
+      });
+    }
+    added.push({ role: 'user', content: results });
+  }
+  end(signal.aborted ? 'cancelled' : 'max_steps');
+}

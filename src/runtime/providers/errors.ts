@@ -1,0 +1,26 @@
+// Maps what an SDK threw to a ModelError with a turn_error code and a one-line message. Each provider tells us
+// the facts its own error classes know (HTTP status, connection failure); the mapping is shared.
+import { ModelError } from './types.ts';
+
+const MAX_MESSAGE_CHARS = 300;
+
+const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim().slice(0, MAX_MESSAGE_CHARS);
+
+export function toModelError(
+  err: unknown,
+  facts: { provider: string; status: number | undefined; connection: boolean; apiError: boolean },
+): ModelError {
+  if (err instanceof ModelError) return err;
+  const detail = oneLine(err instanceof Error ? err.message : String(err));
+  const { provider, status } = facts;
+  const say = (code: ModelError['code'], what: string): ModelError =>
+    new ModelError(code, `${provider}: ${what}: ${detail}`, { cause: err });
+  if (status === 401 || status === 403)
+    return say('model_auth', `model API refused the credentials (HTTP ${status})`);
+  if (status === 429) return say('model_rate_limited', `model API rate limit hit (HTTP 429)`);
+  if (status !== undefined) return say('model_error', `model API failed (HTTP ${status})`);
+  if (facts.connection) return say('model_unreachable', 'could not reach the model API through the gateway');
+  // An API error without status is an `error` event inside an otherwise good stream (e.g. overloaded).
+  if (facts.apiError) return say('model_error', 'model API reported an error mid-stream');
+  return say('model_bad_response', 'model API sent a malformed or incomplete response');
+}

@@ -1,0 +1,110 @@
+// The runtime's control loop: starts the gateway bridge, announces itself with a `ready` frame, then runs the
+// turns the host sends, one at a time, until `shutdown` or the end of its input.
+import type { Readable, Writable } from 'node:stream';
+import { HostFrame, PROTOCOL_VERSION } from '../protocol/frames.ts';
+import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
+import { readFrames, writeFrame } from '../protocol/ndjson.ts';
+import { startBridge } from './bridge.ts';
+import { runTurn } from './loop.ts';
+import { createModelClient, gatewayModelBaseURL } from './providers/index.ts';
+import type { ModelBaseURL } from './providers/index.ts';
+
+export interface RuntimeOptions {
+  input: Readable;
+  /** Carries frames only; diagnostics go out as `log` frames. */
+  output: Writable;
+  gatewaySocket: string;
+  workspace: string;
+  /** Environment for the processes tools start; the runtime adds the proxy variables pointing at its bridge. */
+  env: Record<string, string | undefined>;
+  /** Where model calls go. Default: the gateway's model route on the bridge; tests point it at a stand-in. */
+  modelBaseURL?: ModelBaseURL;
+}
+
+export interface Runtime {
+  /** Loopback port of the gateway bridge. */
+  port: number;
+  /** Resolves once the runtime has stopped (shutdown frame or end of input) and the running turn has ended. */
+  done: Promise<void>;
+}
+
+function proxyEnv(port: number): Record<string, string> {
+  const proxy = `http://127.0.0.1:${port}`;
+  const local = '127.0.0.1,localhost,::1';
+  // Both spellings: curl reads the lower-case ones, many other tools the upper-case ones.
+  return {
+    HTTP_PROXY: proxy,
+    HTTPS_PROXY: proxy,
+    http_proxy: proxy,
+    https_proxy: proxy,
+    NO_PROXY: local,
+    no_proxy: local,
+  };
+}
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const emit = (frame: RuntimeFrame): void => void writeFrame(opts.output, frame);
+  const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string): void =>
+    emit({ type: 'log', level, msg });
+  const bridge = await startBridge(opts.gatewaySocket, (msg) => log('warn', msg));
+  const toolContext = {
+    workspace: opts.workspace,
+    env: { ...opts.env, ...proxyEnv(bridge.port) },
+    bridgePort: bridge.port,
+  };
+  const baseURL = opts.modelBaseURL ?? gatewayModelBaseURL;
+  let current: { turnId: string; controller: AbortController; finished: Promise<void> } | undefined;
+
+  const start = (turn: TurnFrame): void => {
+    if (current) {
+      const message = `turn ${current.turnId} is still running; cancel it or wait for its turn_end`;
+      return emit({ type: 'turn_error', turnId: turn.turnId, code: 'bad_request', message });
+    }
+    const controller = new AbortController();
+    const client = createModelClient(turn.model, baseURL(turn.model, bridge.port));
+    const finished = runTurn(turn, { client, tools: toolContext, emit, signal: controller.signal })
+      .catch((err: unknown) => {
+        const message = `runtime bug: ${err instanceof Error ? err.message : String(err)}`;
+        emit({ type: 'turn_error', turnId: turn.turnId, code: 'internal', message });
+      })
+      .finally(() => {
+        current = undefined;
+      });
+    current = { turnId: turn.turnId, controller, finished };
+  };
+
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    unsubscribe();
+    if (current) {
+      current.controller.abort();
+      await current.finished;
+    }
+    await bridge.close();
+    resolveDone();
+  };
+
+  const onFrame = (frame: HostFrame): void => {
+    switch (frame.type) {
+      case 'turn':
+        return start(frame);
+      case 'cancel':
+        if (current?.turnId === frame.turnId) current.controller.abort();
+        else log('debug', `cancel for turn ${frame.turnId} ignored: it is not running`);
+        return;
+      case 'shutdown':
+        return void stop();
+    }
+  };
+  const unsubscribe = readFrames(opts.input, HostFrame, {
+    onFrame,
+    onError: (err) => log('warn', err.message),
+    onEnd: () => void stop(),
+  });
+  emit({ type: 'ready', protocol: PROTOCOL_VERSION, gatewayPort: bridge.port });
+  return { port: bridge.port, done };
+}

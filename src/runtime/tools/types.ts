@@ -1,0 +1,31 @@
+// The contract every tool implements: a zod input schema (also sent to the model as JSON schema) and a run
+// function that never throws: failures come back as `isError` results the model can read.
+import type { z } from 'zod';
+
+export interface ToolContext {
+  /** Directory relative paths resolve against and commands run in. */
+  workspace: string;
+  /** Environment for processes the tools start (includes the HTTP(S)_PROXY pointing at the gateway bridge). */
+  env: Record<string, string | undefined>;
+  /** Loopback port of the gateway bridge, for tools that speak HTTP themselves. */
+  bridgePort: number;
+}
+
+export interface ToolResult {
+  output: string;
+  isError: boolean;
+}
+
+export interface Tool<S extends z.ZodType = z.ZodType> {
+  name: string;
+  description: string;
+  input: S;
+  run(input: z.infer<S>, ctx: ToolContext, signal: AbortSignal): Promise<ToolResult>;
+}
+
+export const ok = (output: string): ToolResult => ({ output, isError: false });
+export const fail = (output: string): ToolResult => ({ output, isError: true });
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
