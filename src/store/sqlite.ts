@@ -244,14 +244,18 @@ function onConstraint<T>(write: () => T, map: { fk: () => CorralError; unique?: 
     return write();
   } catch (err) {
     if (err instanceof Database.SqliteError) {
-      if (err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw map.fk();
+      if (err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw withCause(map.fk(), err);
       if (
         map.unique &&
         (err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err.code === 'SQLITE_CONSTRAINT_UNIQUE')
       ) {
-        throw map.unique();
+        throw withCause(map.unique(), err);
       }
     }
     throw err;
   }
+}
+
+function withCause(e: CorralError, cause: unknown): CorralError {
+  return new CorralError(e.code, e.message, e.hint, { cause });
 }
