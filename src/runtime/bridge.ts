@@ -10,8 +10,9 @@ export interface Bridge {
 
 export async function startBridge(gatewaySocket: string, onError: (msg: string) => void): Promise<Bridge> {
   const open = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = createConnection(gatewaySocket);
+  // Half-open allowed on both sides: a client that shuts down its writing side still gets the whole answer.
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = createConnection({ path: gatewaySocket, allowHalfOpen: true });
     for (const s of [client, upstream]) {
       open.add(s);
       s.on('close', () => open.delete(s));
