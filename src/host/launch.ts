@@ -79,8 +79,8 @@ export async function launchSandbox(
   const runDir = path.join(deps.home.runDir, sandboxId);
   const gatewayDir = path.join(runDir, 'gw');
   ensurePrivateDir(runDir, 0o711);
-  ensurePrivateDir(gatewayDir, 0o700);
-  if (hostIds !== undefined) fs.chownSync(gatewayDir, hostIds.uid, hostIds.gid);
+  // Searchable but not listable or writable by the agent; the socket inside is chowned to the agent alone.
+  ensurePrivateDir(gatewayDir, 0o711);
 
   const cleanups: (() => Promise<void>)[] = [async () => fs.rmSync(runDir, { recursive: true, force: true })];
   const cleanup = async (): Promise<void> => {

@@ -16,6 +16,7 @@ const PROBE_SCRIPT = [
   'echo "netdevs=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" ",")"',
   'if touch /usr/.corral-probe 2>/dev/null; then echo usr=writable; else echo usr=readonly; fi',
   `if echo x > ${SANDBOX_WORKSPACE}/.corral-probe 2>/dev/null; then echo workspace=writable; else echo workspace=readonly; fi`,
+  'if touch /tmp/.corral-probe 2>/dev/null; then echo tmp=writable; else echo tmp=readonly; fi',
   'if [ -e /etc/shadow ]; then echo shadow=visible; else echo shadow=absent; fi',
   'if [ -e /home ] || [ -e /var/lib ]; then echo hostdirs=visible; else echo hostdirs=absent; fi',
 ].join('\n');
@@ -46,6 +47,7 @@ export function judge(
     failures.push(`network interfaces besides loopback: ${facts['netdevs'] ?? '?'}`);
   if (facts['usr'] !== 'readonly') failures.push('/usr is writable');
   if (facts['workspace'] !== 'writable') failures.push('the workspace is not writable');
+  if (facts['tmp'] !== 'writable') failures.push('/tmp is not writable');
   if (facts['shadow'] !== 'absent') failures.push('/etc/shadow is visible');
   if (facts['hostdirs'] !== 'absent') failures.push('host directories (/home, /var/lib) are visible');
   return failures;

@@ -5,6 +5,7 @@ import type { TurnEvent } from '../../host/turn.ts';
 import { newSessionKey } from '../../host/session.ts';
 import { openHost } from '../../host/open.ts';
 import type { CliContext } from '../context.ts';
+import { formatError } from '../format-error.ts';
 
 const TOOL_PREVIEW_CHARS = 200;
 
@@ -86,7 +87,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
             ctx.out('\n');
           } catch (err) {
             // one failed turn does not end the conversation; the message is recorded as failed
-            ctx.err(`corral: ${err instanceof Error ? err.message : String(err)}\n`);
+            ctx.err(formatError(err));
           } finally {
             cancel.dispose();
           }

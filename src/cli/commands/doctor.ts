@@ -1,0 +1,126 @@
+// corral doctor: what works on this machine, what is missing, and the one command that fixes each.
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/config-file.ts';
+import { agentHostIds } from '../../host/agent-dirs.ts';
+import { openStore } from '../../host/open.ts';
+import { createBwrapBackend } from '../../sandbox/bwrap/backend.ts';
+import { ensureRuntimeBundle } from '../../sandbox/runtime-bundle.ts';
+import { selfTest } from '../../sandbox/self-test.ts';
+import { errorMessage } from '../../util/errors.ts';
+import type { CliContext } from '../context.ts';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const MIN_NODE_MAJOR = 20;
+
+async function attempt(name: string, fn: () => Promise<string> | string, fix: string): Promise<Check> {
+  try {
+    return { name, ok: true, detail: await fn() };
+  } catch (err) {
+    return { name, ok: false, detail: errorMessage(err), fix };
+  }
+}
+
+export async function runChecks(ctx: CliContext): Promise<Check[]> {
+  const checks: Check[] = [];
+  const major = Number(process.versions.node.split('.')[0]);
+  checks.push({
+    name: 'node',
+    ok: major >= MIN_NODE_MAJOR,
+    detail: `v${process.versions.node}`,
+    ...(major >= MIN_NODE_MAJOR ? {} : { fix: `install Node ${MIN_NODE_MAJOR} or newer` }),
+  });
+  const initialised = fs.existsSync(ctx.home.configFile);
+  checks.push(await attempt('home', () => (loadConfig(ctx.home), ctx.home.root), 'run: corral init'));
+  if (initialised) {
+    checks.push(
+      await attempt(
+        'store',
+        () => {
+          const store = openStore(ctx.home);
+          try {
+            const v = store.verifyAudit();
+            if (!v.ok) throw new Error(`audit chain broken at entry ${v.brokenAt}: ${v.reason}`);
+            return `${ctx.home.dbFile} (audit chain intact, ${v.count} entries)`;
+          } finally {
+            store.close();
+          }
+        },
+        'restore corral.db from a backup; the audit trail was altered',
+      ),
+    );
+    checks.push(...providerChecks(ctx));
+  }
+  const backend = createBwrapBackend({ log: ctx.log });
+  const probe = await backend.probe();
+  checks.push(
+    probe.ok
+      ? { name: 'sandbox bwrap', ok: true, detail: probe.detail }
+      : { name: 'sandbox bwrap', ok: false, detail: probe.reason, fix: probe.fix },
+  );
+  if (probe.ok) {
+    const ids = agentHostIds(0, process.getuid?.() === 0);
+    const r = await selfTest(backend, { hostIds: ids });
+    checks.push({
+      name: 'isolation self-test',
+      ok: r.ok,
+      detail: r.ok
+        ? `root inside = uid ${r.facts['uidmap']?.split(' ')[1] ?? '?'} outside; no network but loopback; no capabilities`
+        : r.failures.join('; '),
+      ...(r.ok
+        ? {}
+        : { fix: 'do not run agents on this host until this passes; report it with: corral doctor --json' }),
+    });
+  }
+  checks.push(
+    await attempt('runtime bundle', async () => ensureRuntimeBundle(ctx.home.cacheDir), 'reinstall: npm ci'),
+  );
+  return checks;
+}
+
+function providerChecks(ctx: CliContext): Check[] {
+  let names: Set<string>;
+  const store = openStore(ctx.home);
+  try {
+    names = new Set(store.listSecrets().map((s) => s.name));
+  } finally {
+    store.close();
+  }
+  return Object.entries(loadConfig(ctx.home).providers).map(([name, p]) => {
+    const has = names.has(p.keySecret);
+    return {
+      name: `provider ${name}`,
+      ok: has,
+      detail: has
+        ? `${p.baseUrl} (key ${p.keySecret} set)`
+        : `${p.baseUrl}: secret ${p.keySecret} is not set`,
+      ...(has ? {} : { fix: `printf %s "$KEY" | corral secret set ${p.keySecret}` }),
+    };
+  });
+}
+
+export function registerDoctor(program: Command, ctx: CliContext): void {
+  program
+    .command('doctor')
+    .description('check this machine and this corral home; explain how to fix what is wrong')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const checks = await runChecks(ctx);
+      if (opts.json === true) ctx.out(JSON.stringify(checks, null, 2) + '\n');
+      else {
+        for (const c of checks) {
+          ctx.out(`${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}\n`);
+          if (c.fix !== undefined) ctx.out(`    fix: ${c.fix}\n`);
+        }
+      }
+      // A provider without a key is normal (most people use one provider); everything else must pass.
+      const blocking = checks.filter((c) => !c.ok && !c.name.startsWith('provider '));
+      if (blocking.length > 0) process.exitCode = 1;
+    });
+}

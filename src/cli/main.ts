@@ -1,0 +1,55 @@
+// The corral command. Expected failures print one line and a next step; only bugs print a stack.
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { CorralError } from '../util/errors.ts';
+import { registerAgent } from './commands/agent.ts';
+import { registerAudit } from './commands/audit.ts';
+import { registerDoctor } from './commands/doctor.ts';
+import { registerInit } from './commands/init.ts';
+import { registerProvider } from './commands/provider.ts';
+import { registerRun } from './commands/run.ts';
+import { registerSecret } from './commands/secret.ts';
+import type { CliContext } from './context.ts';
+import { createCliContext } from './context.ts';
+import { formatError } from './format-error.ts';
+
+const NEEDS_NO_HOME = new Set(['init', 'doctor', 'help']);
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('corral')
+    .description('run bounded AI agents, each inside a hard isolation boundary')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => ctx.err(s), writeOut: (s) => ctx.out(s) });
+  program.hook('preAction', (_cmd, action) => {
+    let top = action;
+    while (top.parent !== null && top.parent !== program) top = top.parent;
+    if (!NEEDS_NO_HOME.has(top.name()) && !fs.existsSync(ctx.home.configFile)) {
+      throw new CorralError(
+        'not_initialised',
+        `corral is not set up in ${ctx.home.root}`,
+        'run: corral init',
+      );
+    }
+  });
+  registerInit(program, ctx);
+  registerSecret(program, ctx);
+  registerProvider(program, ctx);
+  registerAgent(program, ctx);
+  registerRun(program, ctx);
+  registerAudit(program, ctx);
+  registerDoctor(program, ctx);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const ctx = createCliContext();
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    ctx.err(formatError(err));
+    return 1;
+  }
+}

@@ -1,0 +1,70 @@
+// Runs the real `corral` CLI as a child process against a temporary $CORRAL_HOME and a stand-in model server.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { Script } from '../fixtures/model-server.ts';
+import { defaultScript, startModelServer } from '../fixtures/model-server.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/corral.js', import.meta.url));
+const CLI_TIMEOUT_MS = 60_000;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+
+/** Model names choose failures, so one stand-in serves every scenario. */
+export const e2eScript: Script = (req) => {
+  const status = /^fail-(\d{3})$/.exec(req.model);
+  if (status?.[1] !== undefined) return { kind: 'status', status: Number(status[1]) };
+  if (req.model === 'malformed') return { kind: 'malformed' };
+  if (req.model === 'truncated') return { kind: 'truncated' };
+  return defaultScript(req);
+};
+
+export async function createE2e(): Promise<{
+  home: string;
+  modelUrl: string;
+  requests: Awaited<ReturnType<typeof startModelServer>>['requests'];
+  corral: (args: string[], input?: string) => Promise<CliResult>;
+  db: () => Database.Database;
+  close: () => Promise<void>;
+}> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-e2e-'));
+  const server = await startModelServer({ script: e2eScript });
+  const corral = (args: string[], input?: string): Promise<CliResult> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CORRAL_HOME: home, HOME: home },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin.end(input ?? '');
+    });
+  return {
+    home,
+    modelUrl: server.url,
+    requests: server.requests,
+    corral,
+    db: () => new Database(path.join(home, 'corral.db'), { readonly: true }),
+    close: async () => {
+      await server.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
