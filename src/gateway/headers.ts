@@ -61,7 +61,8 @@ export function upstreamRequestHeaders(
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || drop.has(name) || CREDENTIAL_HEADERS.has(name)) continue;
-    if (name === 'host' || name === 'accept-encoding') continue;
+    // `expect: 100-continue` was already answered by the gateway's own server.
+    if (name === 'host' || name === 'accept-encoding' || name === 'expect') continue;
     out[name] = value;
   }
   return { ...out, 'accept-encoding': 'identity', ...authHeader(kind, key) };

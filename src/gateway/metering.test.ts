@@ -1,6 +1,7 @@
 // Usage parsers fed real-shaped response bytes, split at every byte (inside JSON, inside "\r\n", inside a UTF-8 char).
 import { describe, expect, it } from 'vitest';
 import type { ProviderKind } from '../protocol/frames.ts';
+import type { Usage } from '../protocol/transcript.ts';
 import { createUsageMeter } from './metering.ts';
 
 const anthropicSse = [
@@ -32,11 +33,7 @@ const openaiSse = [
   '',
 ].join('\n');
 
-function meterAll(
-  kind: ProviderKind,
-  type: string,
-  parts: Buffer[],
-): ReturnType<ReturnType<typeof createUsageMeter>['result']> {
+function meterAll(kind: ProviderKind, type: string | undefined, parts: Buffer[]): Usage | undefined {
   const meter = createUsageMeter(kind, type);
   for (const p of parts) meter.push(p);
   return meter.result();

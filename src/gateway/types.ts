@@ -1,0 +1,40 @@
+// The gateway's public types: provider routes, the dependencies the host injects, and an attached endpoint.
+import type { ProviderKind } from '../protocol/frames.ts';
+import type { Usage } from '../protocol/transcript.ts';
+import type { Logger } from '../util/log.ts';
+
+export interface ProviderRoute {
+  name: string;
+  kind: ProviderKind;
+  baseUrl: string;
+  keySecret: string;
+}
+
+export interface GatewayDeps {
+  /** Read at request time: the configuration may change while endpoints are attached. */
+  providers: () => ReadonlyMap<string, ProviderRoute>;
+  /** Decrypts from the store on demand; the gateway never caches a key or puts it in the environment. */
+  readSecret: (name: string) => string | undefined;
+  onUsage: (u: { agent: string; sandboxId: string; provider: string; model: string; usage: Usage }) => void;
+  audit: (e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }) => void;
+  log: Logger;
+}
+
+export interface GatewayEndpoint {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+export interface AttachOptions {
+  agent: string;
+  sandboxId: string;
+  socketPath: string;
+  /** The sandbox's unprivileged host uid/gid: the socket is chowned to it so only that sandbox can connect. */
+  owner?: { uid: number; gid: number };
+}
+
+export interface Gateway {
+  attach(opts: AttachOptions): Promise<GatewayEndpoint>;
+  /** Closes every endpoint. */
+  close(): Promise<void>;
+}
