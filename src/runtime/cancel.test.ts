@@ -48,7 +48,11 @@ describe.each<ProviderKind>(['anthropic', 'openai'])('%s', (kind) => {
     const model = h.model;
     await until(() => (model.requests.length > 0 ? true : undefined));
     h.send({ type: 'cancel', turnId });
-    expect(await h.finished(turnId)).toMatchObject({ type: 'turn_end', stopReason: 'cancelled', messages: [] });
+    expect(await h.finished(turnId)).toMatchObject({
+      type: 'turn_end',
+      stopReason: 'cancelled',
+      messages: [],
+    });
   });
 
   it('cancels a long bash command and kills its whole process group', async () => {

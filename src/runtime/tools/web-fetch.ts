@@ -3,6 +3,7 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { z } from 'zod';
 import { capText } from './output-cap.ts';
@@ -12,6 +13,9 @@ import { errorText, fail } from './types.ts';
 export const WEB_FETCH_TIMEOUT_MS = 60_000;
 export const WEB_FETCH_MAX_BYTES = 2_000_000;
 const GATEWAY_HOST = '127.0.0.1';
+/** How long to wait for the explanation that comes with a refused CONNECT, and how much of it to keep. */
+const CONNECT_REFUSAL_WAIT_MS = 2_000;
+const CONNECT_REFUSAL_MAX_CHARS = 2_000;
 
 const Input = z.object({ url: z.string().url().describe('http or https URL to GET') });
 
@@ -28,6 +32,25 @@ async function readCapped(res: IncomingMessage): Promise<string> {
     }
   }
   return capText(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** The body of a refused CONNECT: Node hands it over as `head` plus raw socket data, not as a response stream. */
+function refusalBody(socket: Duplex, head: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    let body = head.toString('utf8');
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(body.slice(0, CONNECT_REFUSAL_MAX_CHARS));
+    };
+    const timer = setTimeout(done, CONNECT_REFUSAL_WAIT_MS);
+    socket.on('data', (d: Buffer) => {
+      body += d.toString('utf8');
+      if (body.length >= CONNECT_REFUSAL_MAX_CHARS) done();
+    });
+    socket.on('end', done);
+    socket.on('error', done);
+  });
 }
 
 const describe = async (res: IncomingMessage): Promise<ToolResult> => {
@@ -64,12 +87,10 @@ function fetchHttps(url: URL, ctx: ToolContext, signal: AbortSignal): Promise<To
       headers: { host: target },
       signal,
     });
-    connect.on('connect', (res, socket) => {
+    connect.on('connect', (res, socket, head) => {
       if (res.statusCode === 403) {
-        socket.destroy();
-        readCapped(res).then(
-          (body) => resolve(fail(`blocked by egress policy: ${body.trim() || target}`)),
-          reject,
+        void refusalBody(socket, head).then((body) =>
+          resolve(fail(`blocked by egress policy: ${body.trim() || target}`)),
         );
         return;
       }
