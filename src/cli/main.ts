@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { CorralError } from '../util/errors.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerBench } from './commands/bench.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerInit } from './commands/init.ts';
 import { registerProvider } from './commands/provider.ts';
@@ -13,7 +14,7 @@ import type { CliContext } from './context.ts';
 import { createCliContext } from './context.ts';
 import { formatError } from './format-error.ts';
 
-const NEEDS_NO_HOME = new Set(['init', 'doctor', 'help']);
+const NEEDS_NO_HOME = new Set(['init', 'doctor', 'bench', 'help']);
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('corral')
@@ -39,6 +40,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRun(program, ctx);
   registerAudit(program, ctx);
   registerDoctor(program, ctx);
+  registerBench(program, ctx);
   return program;
 }
 

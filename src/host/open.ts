@@ -11,12 +11,14 @@ import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
 import type { Host } from './host.ts';
+import type { GatewayPort } from './launch.ts';
 import { createHost } from './host.ts';
 
 export interface OpenedHost {
   host: Host;
   store: Store;
   sandboxes: SandboxRegistry;
+  gateway: GatewayPort;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     host: opened,
     store,
     sandboxes,
+    gateway,
     async close() {
       await opened.close();
       await gateway.close();
