@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCorralError } from '../util/errors.ts';
+import { MAX_CONNECTIONS_PER_ENDPOINT } from './gateway.ts';
 import type { Harness } from './test-harness.ts';
 import { request, startHarness } from './test-harness.ts';
 
@@ -134,6 +135,23 @@ describe('socket file', () => {
 });
 
 describe('limits', () => {
+  it(`drops connections beyond ${MAX_CONNECTIONS_PER_ENDPOINT} per endpoint`, async () => {
+    const open = async (): Promise<net.Socket> => {
+      const s = net.connect(h.endpoint.socketPath);
+      await new Promise((resolve) => s.once('connect', resolve));
+      return s;
+    };
+    const held = await Promise.all(Array.from({ length: MAX_CONNECTIONS_PER_ENDPOINT }, open));
+    const extra = await open();
+    await new Promise((resolve) => extra.once('close', resolve));
+    // The held connections still work.
+    const first = held[0];
+    const reply = new Promise<string>((resolve) => first?.once('data', (c: Buffer) => resolve(c.toString())));
+    first?.write('GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n');
+    expect(await reply).toMatch(/^HTTP\/1.1 403 /);
+    for (const s of held) s.destroy();
+  });
+
   it('refuses oversized request headers with 431', async () => {
     const reply = await raw(
       h.endpoint.socketPath,

@@ -1,7 +1,7 @@
 // Model calls through a real gateway: the official SDKs in front, the stand-in model server behind.
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startModelServer } from '../../test/fixtures/model-server.ts';
 import type { Harness } from './test-harness.ts';
 import { request, startBridge, startHarness, unusedLoopbackPort } from './test-harness.ts';
@@ -173,6 +173,41 @@ describe('openai route', () => {
         },
       },
     ]);
+  });
+});
+
+describe('cancellation', () => {
+  it('stops the upstream call when the sandbox goes away, and audits it once', async () => {
+    const hanging = await startModelServer({ script: () => ({ kind: 'hang' }) });
+    try {
+      h.providers.set('slow', {
+        name: 'slow',
+        kind: 'anthropic',
+        baseUrl: hanging.url,
+        keySecret: 'ANTHROPIC_API_KEY',
+      });
+      const abort = new AbortController();
+      const client = new Anthropic({
+        apiKey: PLACEHOLDER,
+        baseURL: `http://127.0.0.1:${bridge.port}/model/slow`,
+        maxRetries: 0,
+      });
+      const call = client.messages
+        .create(
+          { model: 'claude-test', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+          { signal: abort.signal },
+        )
+        .catch((e: unknown) => e);
+      await vi.waitFor(() => expect(hanging.requests).toHaveLength(1));
+      abort.abort();
+      expect(await call).toBeInstanceOf(Anthropic.APIUserAbortError);
+      await vi.waitFor(() =>
+        expect(h.audit).toMatchObject([{ action: 'model.call', detail: { provider: 'slow', status: 499 } }]),
+      );
+      expect(h.usage).toEqual([]);
+    } finally {
+      await hanging.close();
+    }
   });
 });
 

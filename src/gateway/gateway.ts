@@ -112,6 +112,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     try {
       await restrictSocket(opts.socketPath, opts.owner);
+      if (closed) throw new CorralError('gateway_closed', 'the gateway closed while attaching');
     } catch (err) {
       await closeServer(server, sockets);
       await removeSocket(opts.socketPath);

@@ -5,6 +5,7 @@ import { Transform, pipeline } from 'node:stream';
 import { z } from 'zod';
 import type { ProviderKind } from '../protocol/frames.ts';
 import type { Usage } from '../protocol/transcript.ts';
+import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { createUsageMeter } from './metering.ts';
@@ -106,13 +107,22 @@ function callRecorder(ctx: CallContext, route: ProviderRoute, requestBody: () =>
     finished = true;
     const model = modelOf(requestBody());
     const { agent, sandboxId } = ctx;
-    if (usage) ctx.deps.onUsage({ agent, sandboxId, provider: route.name, model, usage });
-    ctx.deps.audit({
-      actor: `agent:${agent}`,
-      action: 'model.call',
-      subject: `provider:${route.name}`,
-      detail: { sandboxId, provider: route.name, model, status, ...(error ? { error } : {}) },
-    });
+    // Runs from stream callbacks, where a throwing host callback would be an uncaught exception.
+    try {
+      if (usage) ctx.deps.onUsage({ agent, sandboxId, provider: route.name, model, usage });
+      ctx.deps.audit({
+        actor: `agent:${agent}`,
+        action: 'model.call',
+        subject: `provider:${route.name}`,
+        detail: { sandboxId, provider: route.name, model, status, ...(error ? { error } : {}) },
+      });
+    } catch (err) {
+      ctx.deps.log.error('recording a model call failed', {
+        agent,
+        provider: route.name,
+        error: errorMessage(err),
+      });
+    }
   };
 }
 
