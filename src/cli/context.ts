@@ -12,7 +12,9 @@ export interface CliContext {
 }
 
 export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliContext {
-  const level = env['CORRAL_LOG'] === 'debug' ? 'debug' : env['CORRAL_LOG'] === 'info' ? 'info' : 'warn';
+  // The CLI reports failures itself, one line each; operational logs are opt-in (CORRAL_LOG=debug|info|warn).
+  const wanted = env['CORRAL_LOG'];
+  const level = wanted === 'debug' || wanted === 'info' || wanted === 'warn' ? wanted : 'error';
   return {
     home: resolveHome(env),
     log: createLogger({ level }),
@@ -38,7 +40,11 @@ export function printTable(
     return;
   }
   const cols = Object.keys(first);
-  const cell = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+  const cell = (v: unknown): string => {
+    if (v === null || v === undefined) return '-';
+    if (typeof v === 'string') return v;
+    return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  };
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]): string =>
     vals

@@ -1,5 +1,6 @@
 // Service route /model/<provider>/<path>: forwards a model call to the provider with the real key injected,
 // streaming both ways, metering usage and redacting the key from whatever comes back.
+import { GATEWAY_ERROR_HEADER } from '../protocol/sandbox-env.ts';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, pipeline } from 'node:stream';
 import { z } from 'zod';
@@ -11,7 +12,7 @@ import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts'
 import { createUsageMeter } from './metering.ts';
 import { redactString, redactingStream } from './redact.ts';
 import type { GatewayDeps, ProviderRoute } from './types.ts';
-import { bodyDecoder, openUpstream, upstreamErrorMessage, upstreamUrl } from './upstream.ts';
+import { bodyDecoder, openUpstream, isUnreachable, upstreamErrorMessage, upstreamUrl } from './upstream.ts';
 
 /** Request bodies are small JSON documents; anything larger is refused rather than held for parsing. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -39,6 +40,8 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   const body = JSON.stringify({ error: { type, message } });
   res.writeHead(status, {
     'content-type': 'application/json',
+    // tells the runtime this answer is the gateway's own, not the provider's
+    [GATEWAY_ERROR_HEADER]: type,
     'content-length': Buffer.byteLength(body),
     ...(close ? { connection: 'close' } : {}),
   });
@@ -234,7 +237,12 @@ export function forwardModelCall(
     if (clientGone) return finish(STATUS_CLIENT_CLOSED, undefined, 'sandbox closed the connection');
     const message = redactString(upstreamErrorMessage(err, route.baseUrl), [key]);
     log.warn('model call failed upstream', { error: message });
-    sendError(res, 502, 'corral_upstream_error', message);
+    sendError(
+      res,
+      502,
+      isUnreachable(err) ? 'corral_upstream_unreachable' : 'corral_upstream_error',
+      message,
+    );
     finish(502, undefined, message);
   });
   upReq.once('response', (upRes) =>

@@ -62,6 +62,14 @@ export function bodyDecoder(encoding: string | undefined): Transform | undefined
   }
 }
 
+/** Failures where no answer came from the provider at all: the runtime reports these as 'unreachable'. */
+export function isUnreachable(err: unknown): boolean {
+  const code = err instanceof Error && 'code' in err ? String(err.code) : '';
+  return ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', CONNECT_TIMEOUT].includes(
+    code,
+  );
+}
+
 /** A message for the sandbox that says what failed and where, from the error's code only. */
 export function upstreamErrorMessage(err: unknown, baseUrl: string): string {
   const code = err instanceof Error && 'code' in err ? String(err.code) : '';

@@ -82,7 +82,9 @@ export async function launchSandbox(
   // Searchable but not listable or writable by the agent; the socket inside is chowned to the agent alone.
   ensurePrivateDir(gatewayDir, 0o711);
 
-  const cleanups: (() => Promise<void>)[] = [async () => fs.rmSync(runDir, { recursive: true, force: true })];
+  const cleanups: (() => Promise<void>)[] = [
+    () => Promise.resolve(fs.rmSync(runDir, { recursive: true, force: true })),
+  ];
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse())
       await c().catch((err: unknown) => deps.log.warn('cleanup failed', { err: String(err) }));

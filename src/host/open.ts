@@ -31,7 +31,8 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
   const store = openStore(home);
   const isRoot = opts.isRoot ?? process.getuid?.() === 0;
   const sandboxes = createSandboxRegistry([createBwrapBackend({ log, isRoot })]);
-  let host: Host | undefined;
+  // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
+  const hostRef: { current?: Host } = {};
   const gateway = createGateway({
     providers: () => {
       const routes = new Map<string, ProviderRoute>();
@@ -42,7 +43,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     onUsage: (u) =>
       store.recordUsage({
         agent: u.agent,
-        runId: host?.runOf(u.sandboxId) ?? null,
+        runId: hostRef.current?.runOf(u.sandboxId) ?? null,
         provider: u.provider,
         model: u.model,
         usage: u.usage,
@@ -50,8 +51,8 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     audit: (e) => store.appendAudit(e),
     log,
   });
-  host = createHost({ home, store, sandboxes, gateway, log, isRoot });
-  const opened = host;
+  const opened = createHost({ home, store, sandboxes, gateway, log, isRoot });
+  hostRef.current = opened;
   return {
     host: opened,
     store,

@@ -12,3 +12,7 @@ export const ENV_GATEWAY_SOCKET = 'CORRAL_GATEWAY_SOCKET';
 export function modelRoutePrefix(provider: string): string {
   return `/model/${encodeURIComponent(provider)}`;
 }
+
+/** Set on responses the gateway itself makes (not the provider's); its value is a `corral_*` error type. */
+export const GATEWAY_ERROR_HEADER = 'x-corral-error';
+export const GATEWAY_UNREACHABLE = 'corral_upstream_unreachable';

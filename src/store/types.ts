@@ -83,7 +83,12 @@ export interface Store {
   appendTranscript(sessionId: string, messages: ChatMessage[]): void;
 
   /** Persists an inbound message before anything else happens to it. */
-  recordMessage(m: { sessionId: string; role: 'user' | 'assistant'; text: string; status: MessageStatus }): MessageRow;
+  recordMessage(m: {
+    sessionId: string;
+    role: 'user' | 'assistant';
+    text: string;
+    status: MessageStatus;
+  }): MessageRow;
   setMessageStatus(id: string, status: MessageStatus, error?: string): void;
   getMessage(id: string): MessageRow | undefined;
   listMessages(sessionId: string): MessageRow[];
@@ -95,7 +100,13 @@ export interface Store {
   finishToolCall(id: string, r: { output: string; isError: boolean; durationMs: number }): void;
   listToolCalls(runId: string): ToolCallRow[];
 
-  recordUsage(u: { agent: string; runId: string | null; provider: string; model: string; usage: Usage }): void;
+  recordUsage(u: {
+    agent: string;
+    runId: string | null;
+    provider: string;
+    model: string;
+    usage: Usage;
+  }): void;
   listUsage(agent?: string): UsageRow[];
 
   /** Secret values are stored encrypted; the store never returns them in listings. */
@@ -104,7 +115,12 @@ export interface Store {
   listSecrets(): SecretMeta[];
   deleteSecret(name: string): boolean;
 
-  appendAudit(e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }): AuditEntry;
+  appendAudit(e: {
+    actor: string;
+    action: string;
+    subject: string;
+    detail?: Record<string, unknown>;
+  }): AuditEntry;
   listAudit(opts?: { limit?: number; subject?: string }): AuditEntry[];
   /** Re-computes the hash chain; returns the first broken sequence number, or null when intact. */
   verifyAudit(): { ok: true; count: number } | { ok: false; brokenAt: number; reason: string };

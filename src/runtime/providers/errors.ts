@@ -1,6 +1,19 @@
 // Maps what an SDK threw to a ModelError with a turn_error code and a one-line message. Each provider tells us
 // the facts its own error classes know (HTTP status, connection failure); the mapping is shared.
+import { GATEWAY_ERROR_HEADER, GATEWAY_UNREACHABLE } from '../../protocol/sandbox-env.ts';
 import { ModelError } from './types.ts';
+
+/** The gateway's own error type, from the SDK error's response headers (a Headers object or a plain record). */
+function gatewayErrorOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('headers' in err)) return undefined;
+  const h: unknown = err.headers;
+  if (h instanceof Headers) return h.get(GATEWAY_ERROR_HEADER) ?? undefined;
+  if (typeof h === 'object' && h !== null && GATEWAY_ERROR_HEADER in h) {
+    const v: unknown = Object.getOwnPropertyDescriptor(h, GATEWAY_ERROR_HEADER)?.value;
+    return typeof v === 'string' ? v : undefined;
+  }
+  return undefined;
+}
 
 const MAX_MESSAGE_CHARS = 300;
 
@@ -15,6 +28,9 @@ export function toModelError(
   const { provider, status } = facts;
   const say = (code: ModelError['code'], what: string): ModelError =>
     new ModelError(code, `${provider}: ${what}: ${detail}`, { cause: err });
+  // The gateway answers 502 itself when the provider never answered: that is 'unreachable', not a 5xx.
+  if (gatewayErrorOf(err) === GATEWAY_UNREACHABLE)
+    return say('model_unreachable', 'the gateway could not reach the model API');
   if (status === 401 || status === 403)
     return say('model_auth', `model API refused the credentials (HTTP ${status})`);
   if (status === 429) return say('model_rate_limited', `model API rate limit hit (HTTP 429)`);
