@@ -10,7 +10,7 @@ const SELF_TEST_TIMEOUT_MS = 15_000;
 
 /** Each line prints `name=value`; the host judges the values, so a sandbox cannot just print "ok". */
 const PROBE_SCRIPT = [
-  'echo "uidmap=$(head -n1 /proc/self/uid_map | tr -s " " | sed "s/^ //")"',
+  'echo "uid=$(id -u)"',
   'echo "capeff=$(grep CapEff /proc/self/status | cut -f2)"',
   'echo "nonewprivs=$(grep NoNewPrivs /proc/self/status | cut -f2)"',
   'echo "netdevs=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" ",")"',
@@ -33,13 +33,17 @@ export function judge(
   callerUid: number,
 ): string[] {
   const failures: string[] = [];
-  const [inside, outside] = (facts['uidmap'] ?? '').split(' ');
+  // The owner on the host of a file root created inside is the real test of 'root inside is not root
+  // outside' (uid_map alone can mislead: bwrap may nest a second user namespace that maps 0 to 0).
   const expectedOutside = String(hostIds?.uid ?? callerUid);
-  if (inside !== '0' || outside !== expectedOutside)
+  if (facts['uid'] !== '0')
+    failures.push(`the agent should be root inside; it is uid ${facts['uid'] ?? '?'}`);
+  if (facts['fileowner'] !== expectedOutside) {
     failures.push(
-      `root inside should be uid ${expectedOutside} outside; uid_map says '${facts['uidmap'] ?? ''}'`,
+      `files root creates inside should belong to uid ${expectedOutside} outside; they belong to ${facts['fileowner'] ?? '?'}`,
     );
-  if (outside === '0') failures.push('root inside is host root');
+  }
+  if (facts['fileowner'] === '0') failures.push('root inside is host root');
   if (!/^0+$/.test(facts['capeff'] ?? ''))
     failures.push(`capabilities not dropped (CapEff ${facts['capeff'] ?? '?'})`);
   if (facts['nonewprivs'] !== '1') failures.push('no_new_privs is not set');
@@ -85,6 +89,11 @@ export async function selfTest(
     const exit = await sandbox.exited;
     clearTimeout(timer);
     const facts: Record<string, string> = {};
+    try {
+      facts['fileowner'] = String(fs.lstatSync(path.join(workspaceDir, '.corral-probe')).uid);
+    } catch {
+      // no file: the judge reports the workspace as not writable and the owner as unknown
+    }
     for (const line of out.split('\n')) {
       const i = line.indexOf('=');
       if (i > 0) facts[line.slice(0, i)] = line.slice(i + 1);

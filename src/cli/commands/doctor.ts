@@ -71,7 +71,7 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
       name: 'isolation self-test',
       ok: r.ok,
       detail: r.ok
-        ? `root inside = uid ${r.facts['uidmap']?.split(' ')[1] ?? '?'} outside; no network but loopback; no capabilities`
+        ? `root inside = uid ${r.facts['fileowner'] ?? '?'} outside; no network but loopback; no capabilities`
         : r.failures.join('; '),
       ...(r.ok
         ? {}

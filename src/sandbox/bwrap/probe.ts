@@ -27,8 +27,8 @@ export function installHint(pkg: string): string {
   return `${sudo}apt-get install -y ${pkg}`;
 }
 
-export function probeBwrap(isRoot: boolean): Availability {
-  const version = runs('bwrap', ['--version']);
+export function probeBwrap(isRoot: boolean, bwrap = 'bwrap'): Availability {
+  const version = runs(bwrap, ['--version']);
   if (!version.ok) {
     return { ok: false, reason: 'bubblewrap (bwrap) is not installed', fix: installHint('bubblewrap') };
   }
@@ -39,7 +39,7 @@ export function probeBwrap(isRoot: boolean): Availability {
       }
     }
   }
-  const trial = runs('bwrap', [
+  const trial = runs(bwrap, [
     '--unshare-all',
     '--die-with-parent',
     '--ro-bind',

@@ -1,0 +1,82 @@
+// Real bubblewrap sandboxes: the self-test must pass as root (agent uid) and as an ordinary user.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../util/log.ts';
+import { selfTest } from '../self-test.ts';
+import { createBwrapBackend } from './backend.ts';
+import { probeBwrap } from './probe.ts';
+
+const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+const isRoot = process.getuid?.() === 0;
+const BIN = fileURLToPath(new URL('../../../bin/corral.js', import.meta.url));
+const NOBODY = 65534;
+
+describe.skipIf(!hasBwrap)('bwrap backend', () => {
+  it('probes as available', () => {
+    expect(probeBwrap(isRoot)).toMatchObject({ ok: true });
+  });
+
+  it('passes the isolation self-test with the agent uid it is given (as root) or the caller (otherwise)', async () => {
+    const ids = isRoot ? { uid: 1_500_000_999, gid: 1_500_000_999 } : undefined;
+    const r = await selfTest(createBwrapBackend({ log: silentLogger }), { hostIds: ids });
+    expect(r.failures).toEqual([]);
+    expect(r.facts['fileowner']).toBe(String(ids?.uid ?? process.getuid?.()));
+    expect(r.facts['uid']).toBe('0');
+  });
+
+  it('refuses to start as root without an agent uid', async () => {
+    const backend = createBwrapBackend({ log: silentLogger, isRoot: true });
+    await expect(selfTest(backend, { hostIds: undefined })).rejects.toThrow(/host root without an agent uid/);
+  });
+
+  it.skipIf(!isRoot)('passes the self-test for an ordinary user too (run via setpriv as nobody)', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-nobody-'));
+    fs.chownSync(home, NOBODY, NOBODY);
+    try {
+      const r = spawnSync(
+        'setpriv',
+        [
+          '--reuid',
+          String(NOBODY),
+          '--regid',
+          String(NOBODY),
+          '--clear-groups',
+          '--',
+          process.execPath,
+          BIN,
+          'doctor',
+          '--json',
+        ],
+        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', CORRAL_HOME: home, HOME: home }, timeout: 60_000 },
+      );
+      const checks: unknown = JSON.parse(r.stdout);
+      expect(checks).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ name: 'sandbox bwrap', ok: true }),
+          expect.objectContaining({
+            name: 'isolation self-test',
+            ok: true,
+            detail: expect.stringContaining(`uid ${NOBODY} outside`),
+          }),
+        ]),
+      );
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bwrap probe without bubblewrap', () => {
+  it('says how to install it', () => {
+    const r = probeBwrap(false, '/nonexistent/bwrap');
+    expect(r).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('not installed'),
+      fix: expect.stringContaining('apt-get install -y bubblewrap'),
+    });
+  });
+});

@@ -1,0 +1,45 @@
+// The self-test's judge: every broken fact must be reported, a healthy set must pass.
+import { describe, expect, it } from 'vitest';
+import { judge } from './self-test.ts';
+
+const healthy = {
+  uid: '0',
+  fileowner: '1500000003',
+  capeff: '0000000000000000',
+  nonewprivs: '1',
+  netdevs: 'lo,',
+  usr: 'readonly',
+  workspace: 'writable',
+  tmp: 'writable',
+  shadow: 'absent',
+  hostdirs: 'absent',
+};
+const ids = { uid: 1_500_000_003, gid: 1_500_000_003 };
+
+describe('self-test judge', () => {
+  it('passes a healthy sandbox', () => {
+    expect(judge(healthy, ids, 0)).toEqual([]);
+    expect(judge({ ...healthy, fileowner: '1000' }, undefined, 1000)).toEqual([]);
+  });
+
+  it.each([
+    ['fileowner', '0', /host root/],
+    ['fileowner', '1500000004', /should belong to uid 1500000003/],
+    ['uid', '1000', /should be root inside/],
+    ['capeff', '00000000a80425fb', /capabilities/],
+    ['nonewprivs', '0', /no_new_privs/],
+    ['netdevs', 'eth0,lo,', /network interfaces/],
+    ['usr', 'writable', /\/usr is writable/],
+    ['workspace', 'readonly', /workspace/],
+    ['tmp', 'readonly', /\/tmp/],
+    ['shadow', 'visible', /shadow/],
+    ['hostdirs', 'visible', /host directories/],
+  ])('reports %s=%s', (key, value, message) => {
+    const failures = judge({ ...healthy, [key]: value }, ids, 0);
+    expect(failures.join('\n')).toMatch(message);
+  });
+
+  it('treats missing facts as failures, not as passes', () => {
+    expect(judge({}, ids, 0).length).toBeGreaterThanOrEqual(8);
+  });
+});
