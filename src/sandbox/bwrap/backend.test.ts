@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { silentLogger } from '../../util/log.ts';
 import { selfTest } from '../self-test.ts';
 import { createBwrapBackend } from './backend.ts';
@@ -53,17 +54,13 @@ describe.skipIf(!hasBwrap)('bwrap backend', () => {
         ],
         { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', CORRAL_HOME: home, HOME: home }, timeout: 60_000 },
       );
-      const checks: unknown = JSON.parse(r.stdout);
-      expect(checks).toEqual(
-        expect.arrayContaining([
-          expect.objectContaining({ name: 'sandbox bwrap', ok: true }),
-          expect.objectContaining({
-            name: 'isolation self-test',
-            ok: true,
-            detail: expect.stringContaining(`uid ${NOBODY} outside`),
-          }),
-        ]),
-      );
+      const checks = z
+        .array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() }))
+        .parse(JSON.parse(r.stdout));
+      const byName = new Map(checks.map((c) => [c.name, c]));
+      expect(byName.get('sandbox bwrap')?.ok).toBe(true);
+      expect(byName.get('isolation self-test')).toMatchObject({ ok: true });
+      expect(byName.get('isolation self-test')?.detail).toContain(`uid ${NOBODY} outside`);
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
