@@ -68,6 +68,8 @@ export class AgentSession {
       });
       throw err;
     }
+    // Definitions are files (maybe written by hand or checked out from git): the row follows the file.
+    store.ensureAgent(agent.name);
     const session = store.openSession(agent.name, this.key);
     const message = store.recordMessage({ sessionId: session.id, role: 'user', text, status: 'received' });
     store.appendAudit({

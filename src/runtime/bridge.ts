@@ -11,7 +11,8 @@ export interface Bridge {
 export async function startBridge(gatewaySocket: string, onError: (msg: string) => void): Promise<Bridge> {
   const open = new Set<Socket>();
   // Half-open allowed on both sides: a client that shuts down its writing side still gets the whole answer.
-  const server = createServer({ allowHalfOpen: true }, (client) => {
+  // noDelay: without it Nagle and delayed ACKs hold the tail of each streamed answer for ~40 ms.
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     const upstream = createConnection({ path: gatewaySocket, allowHalfOpen: true });
     for (const s of [client, upstream]) {
       open.add(s);
