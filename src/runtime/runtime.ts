@@ -6,7 +6,7 @@ import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
 import { readFrames, writeFrame } from '../protocol/ndjson.ts';
 import { startBridge } from './bridge.ts';
 import { runTurn } from './loop.ts';
-import { createModelClient, gatewayModelBaseURL } from './providers/index.ts';
+import { createModelClient, gatewayModelBaseURL, preloadProviders } from './providers/index.ts';
 import type { ModelBaseURL } from './providers/index.ts';
 
 export interface RuntimeOptions {
@@ -106,5 +106,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     onEnd: () => void stop(),
   });
   emit({ type: 'ready', protocol: PROTOCOL_VERSION, gatewayPort: bridge.port });
+  preloadProviders();
   return { port: bridge.port, done };
 }

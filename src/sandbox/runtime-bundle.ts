@@ -41,7 +41,12 @@ export async function ensureRuntimeBundle(cacheDir: string): Promise<string> {
   fs.rmSync(tmp, { recursive: true, force: true });
   await build({
     entryPoints: [path.join(REPO_ROOT, 'src/runtime/main.ts')],
-    outfile: path.join(tmp, RUNTIME_FILE),
+    outdir: tmp,
+    entryNames: 'runtime',
+    chunkNames: 'chunk-[hash]',
+    outExtension: { '.js': '.mjs' },
+    // the model SDKs become chunks the runtime loads after it reports ready
+    splitting: true,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -55,7 +60,7 @@ export async function ensureRuntimeBundle(cacheDir: string): Promise<string> {
     },
   });
   fs.chmodSync(tmp, 0o755);
-  fs.chmodSync(path.join(tmp, RUNTIME_FILE), 0o644);
+  for (const f of fs.readdirSync(tmp)) fs.chmodSync(path.join(tmp, f), 0o644);
   try {
     fs.renameSync(tmp, dir);
   } catch (err) {
