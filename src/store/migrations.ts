@@ -111,6 +111,33 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;
     `,
   },
+  {
+    // Usage per session too (a sandbox may call the model outside a run), backfilled from the run that links it,
+    // and indexed by time for the usage report and the budget checks the gateway makes on every model call.
+    id: 3,
+    name: '0003_usage_sessions_and_time',
+    sql: `
+      ALTER TABLE usage ADD COLUMN session_id TEXT REFERENCES sessions(id) ON DELETE SET NULL;
+      UPDATE usage SET session_id = (SELECT session_id FROM runs WHERE runs.id = usage.run_id)
+        WHERE run_id IS NOT NULL;
+      CREATE INDEX usage_by_session ON usage(session_id);
+      CREATE INDEX usage_by_time ON usage(created_at);
+      CREATE INDEX usage_by_agent_time ON usage(agent, created_at);
+    `,
+  },
+  {
+    // Where each secret may be sent (hosts, an optional header template); the value stays in `secrets`.
+    id: 4,
+    name: '0004_secret_bindings',
+    sql: `
+      CREATE TABLE secret_bindings (
+        name TEXT PRIMARY KEY REFERENCES secrets(name) ON DELETE CASCADE,
+        hosts TEXT NOT NULL,
+        header TEXT,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

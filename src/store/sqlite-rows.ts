@@ -8,10 +8,12 @@ import type {
   AuditEntry,
   MessageRow,
   RunRow,
+  SecretBinding,
   SecretMeta,
   SessionRow,
   ToolCallRow,
   UsageRow,
+  UsageTotal,
 } from './types.ts';
 import type { Sealed } from './secret-box.ts';
 
@@ -109,6 +111,7 @@ export const ToolCallDb = z
 export const UsageDb = z
   .object({
     agent: z.string(),
+    session_id: z.string().nullable(),
     run_id: z.string().nullable(),
     provider: z.string(),
     model: z.string(),
@@ -120,6 +123,7 @@ export const UsageDb = z
   })
   .transform((r): UsageRow => ({
     agent: r.agent,
+    sessionId: r.session_id,
     runId: r.run_id,
     provider: r.provider,
     model: r.model,
@@ -130,6 +134,44 @@ export const UsageDb = z
       cacheWriteTokens: r.cache_write_tokens,
     }),
     createdAt: r.created_at,
+  }));
+
+export const UsageTotalDb = z
+  .object({
+    agent: z.string(),
+    provider: z.string(),
+    model: z.string(),
+    calls: int,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_write_tokens: int,
+  })
+  .transform((r): UsageTotal => ({
+    agent: r.agent,
+    provider: r.provider,
+    model: r.model,
+    calls: r.calls,
+    usage: {
+      inputTokens: r.input_tokens,
+      outputTokens: r.output_tokens,
+      cacheReadTokens: r.cache_read_tokens,
+      cacheWriteTokens: r.cache_write_tokens,
+    },
+  }));
+
+export const SecretBindingDb = z
+  .object({
+    name: z.string(),
+    hosts: jsonText(z.array(z.string())),
+    header: z.string().nullable(),
+    updated_at: z.string(),
+  })
+  .transform((r): SecretBinding => ({
+    name: r.name,
+    hosts: r.hosts,
+    header: r.header,
+    updatedAt: r.updated_at,
   }));
 
 export const SecretMetaDb = z

@@ -40,12 +40,22 @@ export function prepareStatements(db: Database.Database) {
     listToolCalls: p('SELECT * FROM tool_calls WHERE run_id = ? ORDER BY rowid'),
 
     insertUsage: p(
-      `INSERT INTO usage (agent, run_id, provider, model, input_tokens, output_tokens,
+      `INSERT INTO usage (agent, session_id, run_id, provider, model, input_tokens, output_tokens,
          cache_read_tokens, cache_write_tokens, created_at)
-       VALUES (@agent, @runId, @provider, @model, @inputTokens, @outputTokens,
-         @cacheReadTokens, @cacheWriteTokens, @createdAt)`,
+       VALUES (@agent, COALESCE(@sessionId, (SELECT session_id FROM runs WHERE id = @runId)), @runId,
+         @provider, @model, @inputTokens, @outputTokens, @cacheReadTokens, @cacheWriteTokens, @createdAt)`,
     ),
     listUsage: p('SELECT * FROM usage WHERE (@agent IS NULL OR agent = @agent) ORDER BY id'),
+    // ISO-8601 UTC timestamps of one format compare correctly as text.
+    usageTotals: p(
+      `SELECT agent, provider, model, COUNT(*) AS calls, SUM(input_tokens) AS input_tokens,
+         SUM(output_tokens) AS output_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
+         SUM(cache_write_tokens) AS cache_write_tokens
+       FROM usage
+       WHERE (@agent IS NULL OR agent = @agent) AND (@since IS NULL OR created_at >= @since)
+         AND (@until IS NULL OR created_at < @until)
+       GROUP BY agent, provider, model ORDER BY agent, provider, model`,
+    ),
 
     upsertSecret: p(
       `INSERT INTO secrets (name, nonce, ciphertext, tag, created_at, updated_at)
@@ -56,6 +66,13 @@ export function prepareStatements(db: Database.Database) {
     readSecret: p('SELECT nonce, ciphertext, tag FROM secrets WHERE name = ?'),
     listSecrets: p('SELECT name, created_at, updated_at FROM secrets ORDER BY name'),
     deleteSecret: p('DELETE FROM secrets WHERE name = ?'),
+    upsertSecretBinding: p(
+      `INSERT INTO secret_bindings (name, hosts, header, updated_at) VALUES (@name, @hosts, @header, @now)
+       ON CONFLICT (name) DO UPDATE SET hosts = excluded.hosts, header = excluded.header,
+         updated_at = excluded.updated_at`,
+    ),
+    deleteSecretBinding: p('DELETE FROM secret_bindings WHERE name = ?'),
+    listSecretBindings: p('SELECT name, hosts, header, updated_at FROM secret_bindings ORDER BY name'),
 
     lastAudit: p('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
     insertAudit: p(

@@ -217,18 +217,25 @@ describe('applyMigrations', () => {
   });
   afterEach(() => db.close());
 
+  // Written against MIGRATIONS so that adding a migration does not mean editing these tests.
+  const ALL = MIGRATIONS.map((m) => m.name);
+
   it('applies every migration once, recorded by name, and skips applied ones', () => {
-    expect(applyMigrations(db, now)).toEqual(['0001_initial', '0002_audit_append_only']);
-    expect(applyMigrations(db, now)).toEqual([]);
-    expect(readMigrations(db)).toEqual([
-      { id: 1, name: '0001_initial', applied_at: now() },
-      { id: 2, name: '0002_audit_append_only', applied_at: now() },
+    expect(ALL.slice(0, 3)).toEqual([
+      '0001_initial',
+      '0002_audit_append_only',
+      '0003_usage_sessions_and_time',
     ]);
+    expect(applyMigrations(db, now)).toEqual(ALL);
+    expect(applyMigrations(db, now)).toEqual([]);
+    expect(readMigrations(db)).toEqual(
+      MIGRATIONS.map((m) => ({ id: m.id, name: m.name, applied_at: now() })),
+    );
   });
 
   it('upgrades an older database by applying only what is missing', () => {
     expect(applyMigrations(db, now, MIGRATIONS.slice(0, 1))).toEqual(['0001_initial']);
-    expect(applyMigrations(db, now)).toEqual(['0002_audit_append_only']);
+    expect(applyMigrations(db, now)).toEqual(ALL.slice(1));
   });
 
   it('rolls back a failing migration batch entirely', () => {

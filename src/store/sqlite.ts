@@ -162,13 +162,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
 
     recordUsage(u) {
       const usage = Usage.parse(u.usage);
-      const params = { agent: u.agent, runId: u.runId, provider: u.provider, model: u.model, ...usage };
+      const { agent, runId, provider, model } = u;
+      const params = { agent, sessionId: u.sessionId ?? null, runId, provider, model, ...usage };
       onConstraint(() => q.insertUsage.run({ ...params, createdAt: now() }), {
         fk: () => notFound('agent or run', `${u.agent}/${u.runId ?? '-'}`),
       });
     },
     listUsage: (agent) =>
       q.listUsage.all({ agent: agent ?? null }).map((r) => rows.parseRow(rows.UsageDb, r, 'usage')),
+    usageTotals: (w = {}) =>
+      q.usageTotals
+        .all({ agent: w.agent ?? null, since: w.since ?? null, until: w.until ?? null })
+        .map((r) => rows.parseRow(rows.UsageTotalDb, r, 'usage')),
 
     putSecret(name, value) {
       q.upsertSecret.run({ name, ...box.seal(name, value), now: now() });
@@ -179,6 +184,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     listSecrets: () => q.listSecrets.all().map((r) => rows.parseRow(rows.SecretMetaDb, r, 'secrets')),
     deleteSecret: (name) => q.deleteSecret.run(name).changes > 0,
+    setSecretBinding(name, binding) {
+      if (binding === null) return void q.deleteSecretBinding.run(name);
+      const params = { name, hosts: JSON.stringify(binding.hosts), header: binding.header, now: now() };
+      onConstraint(() => q.upsertSecretBinding.run(params), {
+        fk: () => notFound('secret', name, `set it first: printf %s "$VALUE" | corral secret set ${name}`),
+      });
+    },
+    listSecretBindings: () =>
+      q.listSecretBindings.all().map((r) => rows.parseRow(rows.SecretBindingDb, r, 'secret_bindings')),
 
     // .immediate takes the write lock before reading the head, so a second process cannot fork the chain.
     appendAudit: (e) => appendAudit.immediate(e),

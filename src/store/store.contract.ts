@@ -5,6 +5,7 @@ import type { ChatMessage } from '../protocol/transcript.ts';
 import { CorralError } from '../util/errors.ts';
 import { GENESIS, hashEntry } from '../audit/chain.ts';
 import type { Store } from './types.ts';
+import { runUsageContract } from './usage.contract.ts';
 
 export interface StoreFactoryOptions {
   clock: () => Date;
@@ -24,6 +25,7 @@ export function expectCorralError(fn: () => unknown, code: string): CorralError 
 }
 
 export function runStoreContract(name: string, makeStore: StoreFactory): void {
+  runUsageContract(name, makeStore);
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => void;
@@ -290,6 +292,7 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
         expect(store.listUsage('a')).toEqual([
           {
             agent: 'a',
+            sessionId: run.sessionId,
             runId: run.id,
             provider: 'anthropic',
             model: 'm',
@@ -300,6 +303,7 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
         expect(store.listUsage('b')).toEqual([
           {
             agent: 'b',
+            sessionId: null,
             runId: null,
             provider: 'openai',
             model: 'gpt',
@@ -347,6 +351,33 @@ export function runStoreContract(name: string, makeStore: StoreFactory): void {
         expect(store.deleteSecret('api')).toBe(true);
         expect(store.deleteSecret('api')).toBe(false);
         expect(store.readSecret('api')).toBeUndefined();
+      });
+
+      it('binds a secret to hosts, keeps the binding when the value rotates, drops it with the secret', () => {
+        expectCorralError(
+          () => store.setSecretBinding('gh', { hosts: ['x.test'], header: null }),
+          'not_found',
+        );
+        store.putSecret('gh', 'ghp-one');
+        store.setSecretBinding('gh', {
+          hosts: ['api.x.test', '*.y.test:8443'],
+          header: 'Authorization: Bearer {}',
+        });
+        store.putSecret('gh', 'ghp-two');
+        expect(store.listSecretBindings()).toEqual([
+          {
+            name: 'gh',
+            hosts: ['api.x.test', '*.y.test:8443'],
+            header: 'Authorization: Bearer {}',
+            updatedAt: at(0),
+          },
+        ]);
+        expect(JSON.stringify(store.listSecretBindings())).not.toContain('ghp-');
+        store.setSecretBinding('gh', null);
+        expect(store.listSecretBindings()).toEqual([]);
+        store.setSecretBinding('gh', { hosts: ['api.x.test'], header: null });
+        store.deleteSecret('gh');
+        expect(store.listSecretBindings()).toEqual([]);
       });
     });
 

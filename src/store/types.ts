@@ -46,15 +46,41 @@ export interface ToolCallRow {
 }
 export interface UsageRow {
   agent: string;
+  /** taken from the run when the caller does not name it */
+  sessionId: string | null;
   runId: string | null;
   provider: string;
   model: string;
   usage: Usage;
   createdAt: string;
 }
+/** Token totals of one (agent, provider, model) over a time window; cost is priced by the caller. */
+export interface UsageTotal {
+  agent: string;
+  provider: string;
+  model: string;
+  /** model calls that reported usage */
+  calls: number;
+  usage: Usage;
+}
+/** A time window over usage: `since` inclusive, `until` exclusive, both ISO-8601 UTC; either may be open. */
+export interface UsageQuery {
+  agent?: string;
+  since?: string;
+  until?: string;
+}
 export interface SecretMeta {
   name: string;
   createdAt: string;
+  updatedAt: string;
+}
+/** Where a secret may be sent; metadata only, never the value. */
+export interface SecretBinding {
+  name: string;
+  /** host patterns as the operator wrote them (`host`, `*.host`, `host:port`) */
+  hosts: string[];
+  /** e.g. 'Authorization: Bearer {}', or null */
+  header: string | null;
   updatedAt: string;
 }
 export interface AuditEntry {
@@ -102,18 +128,26 @@ export interface Store {
 
   recordUsage(u: {
     agent: string;
+    /** defaults to the session of `runId` */
+    sessionId?: string | null;
     runId: string | null;
     provider: string;
     model: string;
     usage: Usage;
   }): void;
   listUsage(agent?: string): UsageRow[];
+  /** Totals grouped by agent, provider and model, ordered by those three. */
+  usageTotals(q?: UsageQuery): UsageTotal[];
 
   /** Secret values are stored encrypted; the store never returns them in listings. */
   putSecret(name: string, value: string): void;
   readSecret(name: string): string | undefined;
   listSecrets(): SecretMeta[];
   deleteSecret(name: string): boolean;
+  /** Binds an existing secret to hosts (replacing any binding), or removes the binding (null). */
+  setSecretBinding(name: string, binding: { hosts: string[]; header: string | null } | null): void;
+  /** Every binding, by name; read by the gateway at request time. */
+  listSecretBindings(): SecretBinding[];
 
   appendAudit(e: {
     actor: string;
