@@ -129,17 +129,25 @@ describe.skipIf(!hasBwrap)('corral run (bwrap)', () => {
     expect(JSON.stringify(anthropic.map((q) => q.body))).not.toContain(KEY);
   });
 
+  it('chat keeps one warm sandbox across messages (its /tmp survives between turns)', async () => {
+    const r = await e.corral(['chat', 'alpha'], 'bash: echo warm-$$ > /tmp/w; echo ok\nbash: cat /tmp/w\n\n');
+    expect(r.code, r.stderr).toBe(0);
+    const said = [...r.stdout.matchAll(/tool said: (.*)/g)].map((m) => m[1]);
+    expect(said[0]).toBe('ok');
+    expect(said[1]).toMatch(/^warm-\d+$/);
+  });
+
   it('records messages, runs, tool calls, usage and a verifiable audit trail', async () => {
     const db = e.db();
     try {
       const done = db
         .prepare("select count(*) as n from messages where role = 'user' and status = 'done'")
         .get();
-      expect(done).toEqual({ n: 5 });
+      expect(done).toEqual({ n: 7 });
       const tools = db.prepare("select count(*) as n from tool_calls where name = 'bash'").get();
-      expect(tools).toEqual({ n: 5 });
+      expect(tools).toEqual({ n: 7 });
       const usage = db.prepare('select count(*) as n from usage').get();
-      expect(usage).toEqual({ n: 10 });
+      expect(usage).toEqual({ n: 14 });
     } finally {
       db.close();
     }

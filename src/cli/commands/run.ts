@@ -78,9 +78,13 @@ export function registerRun(program: Command, ctx: CliContext): void {
       });
       ctx.err(`chatting with ${agent}; an empty line or Ctrl-D ends\n`);
       try {
-        for (;;) {
-          const line = await rl.question('› ').catch(() => undefined);
-          if (line === undefined || line.trim() === '') break;
+        // On a terminal readline swallows Ctrl-C; hand it to the same cancel-then-leave logic as `run`.
+        rl.on('SIGINT', () => process.emit('SIGINT', 'SIGINT'));
+        rl.setPrompt('› ');
+        rl.prompt();
+        // The async iterator buffers lines typed (or piped) while a turn is still running.
+        for await (const line of rl) {
+          if (line.trim() === '') break;
           const cancel = cancelOnSigint();
           try {
             await session.send(line, { onEvent: progress(ctx, false), signal: cancel.signal });
@@ -91,6 +95,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
           } finally {
             cancel.dispose();
           }
+          rl.prompt();
         }
       } finally {
         rl.close();
