@@ -79,13 +79,16 @@ export function registerRun(program: Command, ctx: CliContext): void {
       ctx.err(`chatting with ${agent}; an empty line or Ctrl-D ends\n`);
       try {
         // On a terminal readline swallows Ctrl-C; hand it to the same cancel-then-leave logic as `run`.
-        rl.on('SIGINT', () => process.emit('SIGINT', 'SIGINT'));
+        // At the prompt (no turn running) Ctrl-C leaves.
+        let running = false;
+        rl.on('SIGINT', () => (running ? process.emit('SIGINT', 'SIGINT') : rl.close()));
         rl.setPrompt('› ');
         rl.prompt();
         // The async iterator buffers lines typed (or piped) while a turn is still running.
         for await (const line of rl) {
           if (line.trim() === '') break;
           const cancel = cancelOnSigint();
+          running = true;
           try {
             await session.send(line, { onEvent: progress(ctx, false), signal: cancel.signal });
             ctx.out('\n');
@@ -93,6 +96,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
             // one failed turn does not end the conversation; the message is recorded as failed
             ctx.err(formatError(err));
           } finally {
+            running = false;
             cancel.dispose();
           }
           rl.prompt();
