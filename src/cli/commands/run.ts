@@ -19,7 +19,8 @@ function progress(ctx: CliContext, quiet: boolean): (e: TurnEvent) => void {
         if (!quiet) ctx.err(`\n⚙ ${e.name} ${JSON.stringify(e.input).slice(0, TOOL_PREVIEW_CHARS)}\n`);
         return;
       case 'tool_result':
-        if (!quiet && e.isError) ctx.err(`  ✗ ${e.output.split('\n')[0]?.slice(0, TOOL_PREVIEW_CHARS)}\n`);
+        if (!quiet && e.isError)
+          ctx.err(`  ✗ ${e.output.trim().split('\n')[0]?.slice(0, TOOL_PREVIEW_CHARS)}\n`);
         return;
       case 'usage':
         return;
@@ -90,8 +91,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
           const cancel = cancelOnSigint();
           running = true;
           try {
-            await session.send(line, { onEvent: progress(ctx, false), signal: cancel.signal });
+            const result = await session.send(line, { onEvent: progress(ctx, false), signal: cancel.signal });
             ctx.out('\n');
+            if (result.stopReason === 'cancelled') ctx.err('(cancelled)\n');
           } catch (err) {
             // one failed turn does not end the conversation; the message is recorded as failed
             ctx.err(formatError(err));
