@@ -1,0 +1,152 @@
+// The contract every SandboxBackend must meet, run against each backend (see *.contract.test.ts files).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HostIds, Sandbox, SandboxBackend, SandboxSpec } from './types.ts';
+import { DEFAULT_LIMITS } from './types.ts';
+
+const CONTRACT_TIMEOUT_MS = 20_000;
+
+async function output(sandbox: Sandbox): Promise<{ out: string; err: string; code: number | null }> {
+  let out = '';
+  let err = '';
+  sandbox.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  sandbox.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = await sandbox.exited;
+  return { out, err, code: exit.code };
+}
+
+export function runSandboxContract(
+  name: string,
+  makeBackend: () => SandboxBackend,
+  hostIds: HostIds | undefined,
+): void {
+  describe(`SandboxBackend contract: ${name}`, () => {
+    const roots: string[] = [];
+    const running: Sandbox[] = [];
+    afterEach(async () => {
+      await Promise.all(running.splice(0).map((s) => s.stop()));
+      for (const r of roots.splice(0)) fs.rmSync(r, { recursive: true, force: true });
+    });
+
+    function spec(command: string[], over: Partial<SandboxSpec> = {}): SandboxSpec {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-contract-'));
+      roots.push(root);
+      fs.chmodSync(root, 0o711);
+      const dirs = ['workspace', 'runtime', 'gw', 'etc'].map((d) => path.join(root, d));
+      for (const d of dirs) fs.mkdirSync(d, { mode: 0o755 });
+      const [workspaceDir = '', runtimeDir = '', gatewayDir = '', etcDir = ''] = dirs;
+      if (hostIds !== undefined) fs.chownSync(workspaceDir, hostIds.uid, hostIds.gid);
+      return {
+        sandboxId: path.basename(root),
+        agent: 'contract',
+        workspaceDir,
+        runtimeDir,
+        gatewayDir,
+        etcDir,
+        hostIds,
+        env: { PATH: '/usr/bin:/bin', CONTRACT_VISIBLE: 'yes' },
+        limits: DEFAULT_LIMITS,
+        extraReadOnly: [],
+        command,
+        ...over,
+      };
+    }
+
+    async function start(s: SandboxSpec): Promise<Sandbox> {
+      const sandbox = await makeBackend().start(s);
+      running.push(sandbox);
+      return sandbox;
+    }
+
+    it(
+      'carries stdin to the command and its stdout back, and reports the exit code',
+      async () => {
+        const sandbox = await start(spec(['/bin/sh', '-c', 'read line; echo "got:$line"; exit 7']));
+        sandbox.stdin.end('hello\n');
+        const r = await output(sandbox);
+        expect(r.out).toBe('got:hello\n');
+        expect(r.code).toBe(7);
+      },
+      CONTRACT_TIMEOUT_MS,
+    );
+
+    it(
+      'passes exactly the environment it is given',
+      async () => {
+        process.env['CORRAL_CONTRACT_LEAK'] = 'leaked';
+        try {
+          const r = await output(await start(spec(['/bin/sh', '-c', 'env'])));
+          expect(r.out).toContain('CONTRACT_VISIBLE=yes');
+          expect(r.out).not.toContain('CORRAL_CONTRACT_LEAK');
+        } finally {
+          delete process.env['CORRAL_CONTRACT_LEAK'];
+        }
+      },
+      CONTRACT_TIMEOUT_MS,
+    );
+
+    it(
+      'keeps the workspace between sandboxes and nothing else',
+      async () => {
+        const s = spec([
+          '/bin/sh',
+          '-c',
+          'echo kept > /workspace/a; echo lost > /tmp/b; echo lost > /root/c',
+        ]);
+        expect((await output(await start(s))).code).toBe(0);
+        const again = await output(
+          await start({ ...s, command: ['/bin/sh', '-c', 'cat /workspace/a; find /tmp /root -mindepth 1 | wc -l'] }),
+        );
+        expect(again.out).toBe('kept\n0\n');
+      },
+      CONTRACT_TIMEOUT_MS,
+    );
+
+    it(
+      'mounts the runtime and gateway directories read-only',
+      async () => {
+        const r = await output(
+          await start(
+            spec([
+              '/bin/sh',
+              '-c',
+              'touch /opt/corral/x 2>/dev/null && echo rt-writable; touch /run/corral/x 2>/dev/null && echo gw-writable; echo done',
+            ]),
+          ),
+        );
+        expect(r.out).toBe('done\n');
+      },
+      CONTRACT_TIMEOUT_MS,
+    );
+
+    it(
+      'applies the open-file limit',
+      async () => {
+        const r = await output(await start(spec(['/bin/sh', '-c', 'ulimit -n'])));
+        expect(r.out.trim()).toBe(String(DEFAULT_LIMITS.maxOpenFiles));
+      },
+      CONTRACT_TIMEOUT_MS,
+    );
+
+    it(
+      'stop() ends every process inside, background ones included',
+      async () => {
+        const sandbox = await start(
+          spec(['/bin/sh', '-c', '(sleep 300 &) ; sleep 300 & echo started; wait']),
+        );
+        await new Promise<void>((resolve) => sandbox.stdout.once('data', () => resolve()));
+        await sandbox.stop();
+        await sandbox.exited;
+        if (hostIds !== undefined) {
+          // the agent's own uid owns nothing any more
+          await new Promise((r) => setTimeout(r, 200));
+          expect(spawnSync('pgrep', ['-u', String(hostIds.uid)]).status).toBe(1);
+        }
+      },
+      CONTRACT_TIMEOUT_MS,
+    );
+  });
+}
