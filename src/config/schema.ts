@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ToolName } from '../protocol/frames.ts';
 import { AgentName, ProviderName, SecretName } from './names.ts';
+import { defaultPrices, PriceTable } from './prices.ts';
 export { AgentName };
 
 export const DEFAULT_MODEL = 'anthropic:claude-sonnet-4-5';
@@ -41,6 +42,8 @@ export const CorralConfig = z
       .strict()
       .prefault({}),
     providers: z.record(ProviderName, ProviderConfig).describe('model endpoints by name'),
+    // Files written before prices existed stay valid; their models are priced as unknown until added.
+    prices: PriceTable.default({}),
   })
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;
@@ -53,6 +56,21 @@ export const DEFAULT_TOOLS: z.infer<typeof ToolName>[] = [
   'list_files',
   'web_fetch',
 ];
+
+/** Days and months are UTC calendar days and months. */
+export const AgentBudget = z
+  .object({
+    usdPerDay: z.number().positive().optional().describe('USD per UTC day, at the prices in corral.yaml'),
+    usdPerMonth: z.number().positive().optional().describe('USD per UTC calendar month'),
+    tokensPerDay: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('tokens per UTC day: input, output and cache reads and writes together'),
+  })
+  .strict();
+export type AgentBudget = z.infer<typeof AgentBudget>;
 
 export const AgentConfig = z
   .object({
@@ -69,6 +87,7 @@ export const AgentConfig = z
     tools: z.array(ToolName).default(DEFAULT_TOOLS).describe('tools the agent may use'),
     maxSteps: z.number().int().min(1).max(200).default(25).describe('model calls allowed per turn'),
     maxTokens: z.number().int().min(1).max(200_000).default(4096).describe('output tokens per model call'),
+    budget: AgentBudget.optional().describe('spending limits; model calls are refused once one is reached'),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -81,6 +100,7 @@ export function defaultConfig(): CorralConfig {
       anthropic: { kind: 'anthropic', baseUrl: 'https://api.anthropic.com', keySecret: 'ANTHROPIC_API_KEY' },
       openai: { kind: 'openai', baseUrl: 'https://api.openai.com/v1', keySecret: 'OPENAI_API_KEY' },
     },
+    prices: defaultPrices(),
   };
 }
 
