@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS } from '../sandbox/types.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
 import { agentHostIds, ensurePrivateDir, prepareWorkspace } from './agent-dirs.ts';
+import type { BackendGate } from './backend-gate.ts';
 import type { ControlChannel } from './control.ts';
 import { openControlChannel } from './control.ts';
 
@@ -37,6 +38,8 @@ export interface LaunchDeps {
   gateway: GatewayPort;
   log: Logger;
   isRoot: boolean;
+  /** probe + isolation self-test before a backend's first sandbox */
+  gate?: BackendGate;
   /** node binary used inside the sandbox */
   nodePath?: string;
 }
@@ -69,6 +72,7 @@ export async function launchSandbox(
   agent: { name: string; backend: string },
 ): Promise<RunningSandbox> {
   const backend = deps.sandboxes.get(agent.backend);
+  await deps.gate?.ready(backend);
   const nodePath = deps.nodePath ?? process.execPath;
   const row = deps.store.ensureAgent(agent.name);
   const hostIds = agentHostIds(row.id, deps.isRoot);

@@ -10,6 +10,8 @@ import { loadOrCreateKey } from '../store/secret-box.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
+import { agentHostIds } from './agent-dirs.ts';
+import { createBackendGate } from './backend-gate.ts';
 import type { Host } from './host.ts';
 import type { GatewayPort } from './launch.ts';
 import { createHost } from './host.ts';
@@ -51,7 +53,8 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     audit: (e) => store.appendAudit(e),
     log,
   });
-  const opened = createHost({ home, store, sandboxes, gateway, log, isRoot });
+  const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });
+  const opened = createHost({ home, store, sandboxes, gateway, log, isRoot, gate });
   hostRef.current = opened;
   return {
     host: opened,
