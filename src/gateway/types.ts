@@ -2,6 +2,7 @@
 import type { ProviderKind } from '../protocol/frames.ts';
 import type { Usage } from '../protocol/transcript.ts';
 import type { Logger } from '../util/log.ts';
+import type { CredentialDeps } from './credentials/types.ts';
 
 export interface ProviderRoute {
   name: string;
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   onUsage: (u: { agent: string; sandboxId: string; provider: string; model: string; usage: Usage }) => void;
   audit: (e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }) => void;
   log: Logger;
+  /** Secrets bound to hosts and granted to agents; absent: no sentinel is ever replaced. */
+  credentials?: CredentialDeps;
 }
 
 export interface GatewayEndpoint {
