@@ -11,38 +11,16 @@ import { resolveHome } from '../src/config/home.ts';
 import { saveAgent } from '../src/config/agent-files.ts';
 import { AgentConfig } from '../src/config/schema.ts';
 import { launchSandbox } from '../src/host/launch.ts';
+import { TRIVIAL_SANDBOX_ARGS } from '../src/sandbox/bwrap/probe.ts';
 import { openHost } from '../src/host/open.ts';
 import { createLogger } from '../src/util/log.ts';
 import { startModelServer } from '../test/fixtures/model-server.ts';
 import type { Stats } from './stats.ts';
 import { stats, timeIt } from './stats.ts';
 
-const RAW_ARGS = [
-  '--unshare-all',
-  '--die-with-parent',
-  '--ro-bind',
-  '/usr',
-  '/usr',
-  '--symlink',
-  'usr/bin',
-  '/bin',
-  '--symlink',
-  'usr/lib',
-  '/lib',
-  '--symlink',
-  'usr/lib64',
-  '/lib64',
-  '--proc',
-  '/proc',
-  '--dev',
-  '/dev',
-  '--',
-  '/bin/true',
-];
-
 function rawBwrap(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn('bwrap', RAW_ARGS, { stdio: 'ignore' });
+    const c = spawn('bwrap', TRIVIAL_SANDBOX_ARGS, { stdio: 'ignore' });
     c.on('error', reject);
     c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bwrap exited ${String(code)}`))));
   });

@@ -1,7 +1,8 @@
 // Bad input and failing endpoints: a one-line error with a next step, a non-zero exit, and the message kept.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createE2e, hasBwrap } from './harness.ts';
+import type { Step } from './harness.ts';
+import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 async function unusedPort(): Promise<number> {
   const s = net.createServer();
@@ -82,60 +83,12 @@ describe.skipIf(!hasBwrap)('corral run against failing model endpoints (bwrap)',
   beforeAll(async () => {
     e = await createE2e();
     const port = await unusedPort();
-    const steps: [string[], string?][] = [
+    const steps: Step[] = [
       [['init']],
-      [
-        [
-          'provider',
-          'add',
-          'stand',
-          '--kind',
-          'anthropic',
-          '--base-url',
-          e.modelUrl,
-          '--key-secret',
-          'STAND_KEY',
-        ],
-      ],
-      [
-        [
-          'provider',
-          'add',
-          'standoai',
-          '--kind',
-          'openai',
-          '--base-url',
-          `${e.modelUrl}/v1`,
-          '--key-secret',
-          'STAND_KEY',
-        ],
-      ],
-      [
-        [
-          'provider',
-          'add',
-          'down',
-          '--kind',
-          'anthropic',
-          '--base-url',
-          `http://127.0.0.1:${port}`,
-          '--key-secret',
-          'STAND_KEY',
-        ],
-      ],
-      [
-        [
-          'provider',
-          'add',
-          'nokey',
-          '--kind',
-          'anthropic',
-          '--base-url',
-          e.modelUrl,
-          '--key-secret',
-          'NEVER_SET',
-        ],
-      ],
+      addProvider('stand', 'anthropic', e.modelUrl, 'STAND_KEY'),
+      addProvider('standoai', 'openai', `${e.modelUrl}/v1`, 'STAND_KEY'),
+      addProvider('down', 'anthropic', `http://127.0.0.1:${port}`, 'STAND_KEY'),
+      addProvider('nokey', 'anthropic', e.modelUrl, 'NEVER_SET'),
       [['secret', 'set', 'STAND_KEY'], 'sk-errors'],
       [['agent', 'add', 'nokey', '--model', 'nokey:m']],
       [['agent', 'add', 'down', '--model', 'down:m']],
@@ -145,10 +98,7 @@ describe.skipIf(!hasBwrap)('corral run against failing model endpoints (bwrap)',
       [['agent', 'add', 'malformed', '--model', 'stand:malformed']],
       [['agent', 'add', 'truncated', '--model', 'standoai:truncated']],
     ];
-    for (const [args, input] of steps) {
-      const r = await e.corral(args, input);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-    }
+    await e.setup(steps);
   });
   afterAll(async () => e?.close());
 

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { expect } from 'vitest';
 import type { Script } from '../fixtures/model-server.ts';
 import { defaultScript, startModelServer } from '../fixtures/model-server.ts';
 
@@ -15,6 +16,19 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** One set-up command: its arguments and, optionally, its standard input. */
+export type Step = [args: string[], input?: string];
+
+/** `corral provider add` for a stand-in endpoint. */
+export function addProvider(
+  name: string,
+  kind: 'anthropic' | 'openai',
+  url: string,
+  keySecret: string,
+): Step {
+  return [['provider', 'add', name, '--kind', kind, '--base-url', url, '--key-secret', keySecret]];
 }
 
 export const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
@@ -33,6 +47,8 @@ export async function createE2e(): Promise<{
   modelUrl: string;
   requests: Awaited<ReturnType<typeof startModelServer>>['requests'];
   corral: (args: string[], input?: string) => Promise<CliResult>;
+  /** Runs set-up commands in order; each must succeed. */
+  setup: (steps: Step[]) => Promise<void>;
   db: () => Database.Database;
   close: () => Promise<void>;
 }> {
@@ -56,11 +72,18 @@ export async function createE2e(): Promise<{
       });
       child.stdin.end(input ?? '');
     });
+  const setup = async (steps: Step[]): Promise<void> => {
+    for (const [args, input] of steps) {
+      const r = await corral(args, input);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+  };
   return {
     home,
     modelUrl: server.url,
     requests: server.requests,
     corral,
+    setup,
     db: () => new Database(path.join(home, 'corral.db'), { readonly: true }),
     close: async () => {
       await server.close();

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createE2e, hasBwrap } from './harness.ts';
+import type { Step } from './harness.ts';
+import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 const KEY = 'sk-ant-e2e-REAL-KEY-7f3a9c1b2d';
 const OPENAI_KEY = 'sk-openai-e2e-REAL-KEY-55aa';
@@ -13,43 +14,16 @@ describe.skipIf(!hasBwrap)('corral run (bwrap)', () => {
 
   beforeAll(async () => {
     e = await createE2e();
-    const steps: [string[], string?][] = [
+    const steps: Step[] = [
       [['init']],
-      [
-        [
-          'provider',
-          'add',
-          'stand',
-          '--kind',
-          'anthropic',
-          '--base-url',
-          e.modelUrl,
-          '--key-secret',
-          'STAND_KEY',
-        ],
-      ],
-      [
-        [
-          'provider',
-          'add',
-          'standoai',
-          '--kind',
-          'openai',
-          '--base-url',
-          `${e.modelUrl}/v1`,
-          '--key-secret',
-          'OAI_KEY',
-        ],
-      ],
+      addProvider('stand', 'anthropic', e.modelUrl, 'STAND_KEY'),
+      addProvider('standoai', 'openai', `${e.modelUrl}/v1`, 'OAI_KEY'),
       [['secret', 'set', 'STAND_KEY'], KEY],
       [['secret', 'set', 'OAI_KEY'], OPENAI_KEY],
       [['agent', 'add', 'alpha', '--model', 'stand:claude-test']],
       [['agent', 'add', 'beta', '--model', 'standoai:gpt-test']],
     ];
-    for (const [args, input] of steps) {
-      const r = await e.corral(args, input);
-      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-    }
+    await e.setup(steps);
   });
   afterAll(async () => e?.close());
 

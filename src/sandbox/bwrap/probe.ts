@@ -5,6 +5,26 @@ import type { Availability } from '../types.ts';
 
 const PROBE_TIMEOUT_MS = 10_000;
 
+/** The smallest useful sandbox: new namespaces, /usr read-only, /bin/true. Also the benchmark's baseline. */
+export const TRIVIAL_SANDBOX_ARGS = [
+  '--unshare-all',
+  '--die-with-parent',
+  '--ro-bind',
+  '/usr',
+  '/usr',
+  '--symlink',
+  'usr/bin',
+  '/bin',
+  '--symlink',
+  'usr/lib',
+  '/lib',
+  '--symlink',
+  'usr/lib64',
+  '/lib64',
+  '--',
+  '/bin/true',
+];
+
 function runs(cmd: string, args: string[]): { ok: boolean; out: string } {
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
@@ -39,24 +59,7 @@ export function probeBwrap(isRoot: boolean, bwrap = 'bwrap'): Availability {
       }
     }
   }
-  const trial = runs(bwrap, [
-    '--unshare-all',
-    '--die-with-parent',
-    '--ro-bind',
-    '/usr',
-    '/usr',
-    '--symlink',
-    'usr/bin',
-    '/bin',
-    '--symlink',
-    'usr/lib',
-    '/lib',
-    '--symlink',
-    'usr/lib64',
-    '/lib64',
-    '--',
-    '/bin/true',
-  ]);
+  const trial = runs(bwrap, TRIVIAL_SANDBOX_ARGS);
   if (!trial.ok) {
     if (readSysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
       return {
