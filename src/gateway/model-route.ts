@@ -9,6 +9,7 @@ import type { Usage } from '../protocol/transcript.ts';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { refuseOverBudget } from './budget-refusal.ts';
 import { createUsageMeter } from './metering.ts';
 import { redactString, redactingStream } from './redact.ts';
 import type { GatewayDeps, ProviderRoute } from './types.ts';
@@ -206,6 +207,12 @@ export function forwardModelCall(
   if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BODY_BYTES) {
     tooLarge(res);
     return finish(413, undefined, 'request too large');
+  }
+  // Before anything reaches the provider: a spent budget must cost nothing more.
+  const budget = ctx.deps.checkBudget?.(ctx.agent);
+  if (budget?.ok === false) {
+    refuseOverBudget(res, route.kind, budget.message);
+    return finish(429, undefined, 'budget exhausted');
   }
   // Read at request time, never cached: a key set or rotated with `corral secret set` applies to the next call.
   const key = ctx.deps.readSecret(route.keySecret);

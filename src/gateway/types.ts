@@ -19,6 +19,8 @@ export interface GatewayDeps {
   onUsage: (u: { agent: string; sandboxId: string; provider: string; model: string; usage: Usage }) => void;
   audit: (e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }) => void;
   log: Logger;
+  /** Read at every model call, before the provider is contacted; absent: no budgets. */
+  checkBudget?: (agent: string) => { ok: true } | { ok: false; message: string };
   /** Secrets bound to hosts and granted to agents; absent: no sentinel is ever replaced. */
   credentials?: CredentialDeps;
 }

@@ -10,6 +10,7 @@ import { loadOrCreateKey } from '../store/secret-box.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
+import { createBudgetCheck } from './budget-check.ts';
 import { agentHostIds } from './agent-dirs.ts';
 import { createBackendGate } from './backend-gate.ts';
 import type { Host } from './host.ts';
@@ -51,6 +52,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
         usage: u.usage,
       }),
     audit: (e) => store.appendAudit(e),
+    checkBudget: createBudgetCheck({ home, store }),
     log,
   });
   const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });

@@ -129,7 +129,11 @@ export class AgentSession {
         },
       ).finally(() => this.deps.hooks.onRunEnd(sandbox.id));
       if (outcome.type === 'turn_error')
-        throw turnErrorToCorral(outcome.code, outcome.message, { ...provider, provider: provider.name });
+        throw turnErrorToCorral(outcome.code, outcome.message, {
+          ...provider,
+          provider: provider.name,
+          agent: agent.name,
+        });
       store.appendTranscript(session.id, [userMessage, ...outcome.messages]);
       store.recordMessage({ sessionId: session.id, role: 'assistant', text: outcome.text, status: 'done' });
       store.setMessageStatus(message.id, 'done');

@@ -5,9 +5,18 @@ import { CorralError } from '../util/errors.ts';
 export function turnErrorToCorral(
   code: TurnErrorCode,
   message: string,
-  ctx: { provider: string; baseUrl: string; keySecret: string },
+  ctx: { provider: string; baseUrl: string; keySecret: string; agent: string },
 ): CorralError {
   switch (code) {
+    case 'budget_exhausted': {
+      // The gateway's message ends in how to raise the budget: that part becomes the hint line.
+      const [what, how] = message.split('; raise it with ');
+      return new CorralError(
+        code,
+        what ?? message,
+        `raise it with ${how ?? `corral agent set ${ctx.agent} --budget-usd N/day|N/month or --budget-tokens N/day`}`,
+      );
+    }
     case 'model_unreachable':
       return new CorralError(
         code,

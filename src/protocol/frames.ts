@@ -80,6 +80,7 @@ export const TurnErrorCode = z.enum([
   'model_error',
   'model_bad_response',
   'bad_request',
+  'budget_exhausted',
   'internal',
 ]);
 export type TurnErrorCode = z.infer<typeof TurnErrorCode>;

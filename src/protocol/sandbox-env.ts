@@ -16,3 +16,5 @@ export function modelRoutePrefix(provider: string): string {
 /** Set on responses the gateway itself makes (not the provider's); its value is a `corral_*` error type. */
 export const GATEWAY_ERROR_HEADER = 'x-corral-error';
 export const GATEWAY_UNREACHABLE = 'corral_upstream_unreachable';
+/** The agent's budget is spent: the gateway refused the model call without contacting the provider. */
+export const GATEWAY_BUDGET_EXHAUSTED = 'corral_budget_exhausted';
