@@ -74,4 +74,23 @@ describe('bwrap probe without bubblewrap', () => {
     expect(r.reason).toContain('not installed');
     expect(r.fix).toContain('apt-get install -y bubblewrap');
   });
+
+  it('explains a bwrap that cannot create namespaces (e.g. user namespaces disabled)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-fakebwrap-'));
+    const fake = path.join(dir, 'bwrap');
+    // answers --version like bwrap, then fails the way it does when user namespaces are off
+    fs.writeFileSync(
+      fake,
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "bubblewrap 0.8.0"; exit 0; }\necho "bwrap: No permissions to creating new namespace" >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    try {
+      const r = probeBwrap(false, fake);
+      if (r.ok) throw new Error('an unusable bwrap must not probe as available');
+      expect(r.reason).toContain('No permissions to creating new namespace');
+      expect(r.fix.length).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
