@@ -1,6 +1,6 @@
-// decideEgress is default deny; proxy targets parse to host, port and path or are refused as malformed.
+// Proxy targets parse to host, port and path or are refused as malformed.
 import { describe, expect, it } from 'vitest';
-import { decideEgress, denyText, proxyTarget } from './egress.ts';
+import { authority, denyText, proxyTarget } from './egress.ts';
 
 describe('proxyTarget', () => {
   it('parses absolute-form requests with default and explicit ports', () => {
@@ -32,12 +32,12 @@ describe('proxyTarget', () => {
   });
 });
 
-describe('decideEgress', () => {
-  it('denies everything until allow rules exist', () => {
-    const d = decideEgress('alice', { host: 'pypi.org', port: 443, method: 'CONNECT', path: '' });
-    expect(d).toEqual({ allow: false, reason: 'default deny; no allow rule' });
-    expect(denyText('pypi.org', 'default deny; no allow rule')).toBe(
-      'corral gateway: egress to pypi.org denied (default deny; no allow rule)\n',
+describe('refusal text', () => {
+  it('names the destination and the reason', () => {
+    expect(denyText(authority('pypi.org', 443), 'no allow rule matches')).toBe(
+      'corral gateway: egress to pypi.org:443 denied: no allow rule matches\n',
     );
+    expect(authority('::1', 80)).toBe('[::1]:80');
+    expect(authority('[::1]', 80)).toBe('[::1]:80');
   });
 });

@@ -35,7 +35,9 @@ describe('egress', () => {
       headers: { host: 'example.com' },
     });
     expect(res.status).toBe(403);
-    expect(res.body).toBe('corral gateway: egress to example.com denied (default deny; no allow rule)\n');
+    expect(res.body).toBe(
+      'corral gateway: egress to example.com:80 denied: no egress policy configured (default deny)\n',
+    );
     expect(h.audit).toEqual([
       {
         actor: 'agent:alice',
@@ -45,7 +47,7 @@ describe('egress', () => {
           sandboxId: 'sb-1',
           method: 'GET',
           path: '/simple/pip/',
-          reason: 'default deny; no allow rule',
+          reason: 'no egress policy configured (default deny)',
         },
       },
     ]);
@@ -57,9 +59,11 @@ describe('egress', () => {
       'CONNECT pypi.org:443 HTTP/1.1\r\nHost: pypi.org:443\r\n\r\n',
     );
     expect(reply.startsWith('HTTP/1.1 403 Forbidden\r\n')).toBe(true);
-    expect(reply.endsWith('corral gateway: egress to pypi.org denied (default deny; no allow rule)\n')).toBe(
-      true,
-    );
+    expect(
+      reply.endsWith(
+        'corral gateway: egress to pypi.org:443 denied: no egress policy configured (default deny)\n',
+      ),
+    ).toBe(true);
     expect(h.audit).toMatchObject([
       { action: 'egress.deny', subject: 'pypi.org:443', detail: { method: 'CONNECT' } },
     ]);

@@ -16,6 +16,8 @@ export const HEADERS_TIMEOUT_MS = 30_000;
 /** Receiving a whole request, body included (bodies are at most 16 MiB over a local socket). */
 export const REQUEST_TIMEOUT_MS = 120_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** How often the server looks for connections past the headers or request timeout. */
+export const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
 /** Longer than the upstream idle timeout, so a slow model call ends with a 502 rather than a dropped socket. */
 export const CLIENT_IDLE_TIMEOUT_MS = UPSTREAM_IDLE_TIMEOUT_MS + 60_000;
 /** Concurrent connections one sandbox may hold open; further ones are dropped. */
@@ -40,11 +42,15 @@ function dispatch(ctx: EndpointContext, req: IncomingMessage, res: ServerRespons
 }
 
 function createEndpointServer(ctx: EndpointContext): { server: Server; sockets: Set<Socket> } {
+  const t = ctx.deps.timeouts;
+  const headersTimeout = t?.headersMs ?? HEADERS_TIMEOUT_MS;
   const server = createServer({
     maxHeaderSize: MAX_HEADER_BYTES,
-    headersTimeout: HEADERS_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeout,
+    requestTimeout: t?.requestMs ?? REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: t?.keepAliveMs ?? KEEP_ALIVE_TIMEOUT_MS,
+    // Node checks the two timeouts above only this often (30 s by default), which doubles a slow client's hold.
+    connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, headersTimeout),
   });
   server.timeout = CLIENT_IDLE_TIMEOUT_MS;
   server.maxConnections = MAX_CONNECTIONS_PER_ENDPOINT;
@@ -58,7 +64,9 @@ function createEndpointServer(ctx: EndpointContext): { server: Server; sockets: 
       else res.destroy();
     }
   });
-  server.on('connect', (req: IncomingMessage, socket: Socket) => handleConnect(ctx, req, socket));
+  server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+    handleConnect(ctx, req, socket, head),
+  );
   // Tracked so close() can end every connection, CONNECT sockets and idle keep-alives included.
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -27,7 +27,7 @@ const CREDENTIAL_HEADERS = new Set([
 ]);
 
 /** Hop-by-hop headers, including those the sender named in its `Connection` header. */
-function hopByHop(headers: IncomingHttpHeaders): Set<string> {
+export function hopByHop(headers: IncomingHttpHeaders): Set<string> {
   const names = new Set(HOP_BY_HOP);
   const connection = headers.connection;
   for (const token of (connection ?? '').split(',')) {

@@ -1,47 +1,45 @@
-// Ordinary proxy traffic from a sandbox (absolute-form requests, CONNECT, stray paths): decided by
-// decideEgress, audited, and today always answered 403 because no forwarding exists yet (fail closed).
+// Ordinary proxy traffic from a sandbox (absolute-form requests, CONNECT, stray paths): admitted or refused
+// by the agent's egress policy and the SSRF guard, then forwarded (plain HTTP) or tunnelled (CONNECT).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { decideEgress, denyText, proxyTarget } from './egress.ts';
-import type { EgressRequest } from './egress.ts';
-import type { GatewayDeps } from './types.ts';
+import { admitEgress } from './egress-gate.ts';
+import type { EgressContext } from './egress-gate.ts';
+import { authority, denyText, proxyTarget } from './egress.ts';
+import { forwardHttp, sendText } from './forward.ts';
+import { openTunnel, rawReply } from './tunnel.ts';
 
-export interface ProxyContext {
-  agent: string;
-  sandboxId: string;
-  deps: GatewayDeps;
-}
+export type ProxyContext = EgressContext;
 
 const MAX_AUDITED_CHARS = 300;
 const clip = (s: string): string => s.slice(0, MAX_AUDITED_CHARS);
+const STATUS_TEXT = { 403: '403 Forbidden', 502: '502 Bad Gateway' } as const;
 
-/** Decides and audits; returns the reason for the denial. */
-function decide(ctx: ProxyContext, target: EgressRequest): string {
-  const decision = decideEgress(ctx.agent, target);
-  // Until allowed egress is forwarded, an allow would have nowhere to go: deny rather than pretend.
-  const reason = decision.allow ? 'egress forwarding is not available yet' : decision.reason;
-  ctx.deps.audit({
-    actor: `agent:${ctx.agent}`,
-    action: 'egress.deny',
-    subject: clip(`${target.host}:${target.port}`),
-    detail: { sandboxId: ctx.sandboxId, method: clip(target.method), path: clip(target.path), reason },
-  });
-  return reason;
-}
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+function parseUrl(target: string): URL | undefined {
+  try {
+    return new URL(target);
+  } catch {
+    return undefined;
+  }
 }
 
 /** An absolute-form proxy request (`GET http://host/...`). */
 export function handleProxyRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
-  const target = proxyTarget(req.method ?? '', req.url ?? '');
-  if (!target) return sendText(res, 400, 'corral gateway: malformed proxy request target\n');
-  sendText(res, 403, denyText(target.host, decide(ctx, target)));
+  const method = req.method ?? '';
+  const target = proxyTarget(method, req.url ?? '');
+  const url = parseUrl(req.url ?? '');
+  if (!target || !url) return sendText(res, 400, 'corral gateway: malformed proxy request target\n', true);
+  if (url.protocol !== 'http:')
+    return sendText(res, 400, `corral gateway: send ${url.protocol} requests through CONNECT\n`, true);
+  if (url.username !== '' || url.password !== '')
+    return sendText(res, 400, 'corral gateway: credentials in a proxy URL are not forwarded\n', true);
+  // Nothing is read from the body until the request is admitted; it waits in the socket meanwhile.
+  req.pause();
+  void admitEgress(ctx, target).then((admission) => {
+    if (!admission.ok)
+      return sendText(res, admission.status, denyText(authority(target.host, target.port), admission.reason));
+    req.resume();
+    forwardHttp(ctx, req, res, { ...target, url }, admission);
+  });
 }
 
 /**
@@ -51,7 +49,7 @@ export function handleProxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
 export function handleStrayRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
   const host = clip(req.headers.host ?? 'gateway');
   const path = (req.url ?? '').split('?')[0] ?? '';
-  const reason = 'default deny; no allow rule';
+  const reason = 'not a proxy request; send absolute-form requests or CONNECT';
   ctx.deps.audit({
     actor: `agent:${ctx.agent}`,
     action: 'egress.deny',
@@ -61,14 +59,14 @@ export function handleStrayRequest(ctx: ProxyContext, req: IncomingMessage, res:
   sendText(res, 403, denyText(host, reason));
 }
 
-/** CONNECT host:port: answered on the raw socket, which is then closed; no tunnel is ever opened. */
-export function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Duplex): void {
+/** CONNECT host:port: admitted then tunnelled, or answered on the raw socket, which is then closed. */
+export function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
   const target = proxyTarget('CONNECT', req.url ?? '');
-  const [status, text] = target
-    ? ['403 Forbidden', denyText(target.host, decide(ctx, target))]
-    : ['400 Bad Request', 'corral gateway: malformed CONNECT target\n'];
-  socket.end(
-    `HTTP/1.1 ${status}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
-  );
+  if (!target) return rawReply(socket, '400 Bad Request', 'corral gateway: malformed CONNECT target\n');
+  void admitEgress(ctx, target).then((admission) => {
+    if (admission.ok) return openTunnel(ctx, socket, head, target.port, admission);
+    const text = denyText(authority(target.host, target.port), admission.reason);
+    rawReply(socket, STATUS_TEXT[admission.status], text);
+  });
 }

@@ -25,7 +25,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `extra` adds or overrides gateway dependencies (egress policy, timeouts) for one test file. */
+export async function startHarness(extra: Partial<GatewayDeps> = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'corral-gw-'));
   const providers = new Map<string, ProviderRoute>();
   const secrets = new Map<string, string>();
@@ -38,6 +39,7 @@ export async function startHarness(): Promise<Harness> {
     onUsage: (u) => usage.push(u),
     audit: (e) => audit.push(e),
     log: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
+    ...extra,
   });
   const endpoint = await gateway.attach({
     agent: 'alice',

@@ -3,6 +3,7 @@ import type { ProviderKind } from '../protocol/frames.ts';
 import type { Usage } from '../protocol/transcript.ts';
 import type { Logger } from '../util/log.ts';
 import type { CredentialDeps } from './credentials/types.ts';
+import type { EgressDeps } from './egress.ts';
 
 export interface ProviderRoute {
   name: string;
@@ -23,6 +24,19 @@ export interface GatewayDeps {
   checkBudget?: (agent: string) => { ok: true } | { ok: false; message: string };
   /** Secrets bound to hosts and granted to agents; absent: no sentinel is ever replaced. */
   credentials?: CredentialDeps;
+  /** Allow-listed egress; absent: every destination is denied. */
+  egress?: EgressDeps;
+  /** Client-side limits of each endpoint; tests shorten them. Defaults in gateway.ts. */
+  timeouts?: Partial<EndpointTimeouts>;
+}
+
+export interface EndpointTimeouts {
+  /** Receiving a request's line and headers (slow clients get 408). */
+  headersMs: number;
+  /** Receiving a whole request, body included. */
+  requestMs: number;
+  /** An idle keep-alive connection between requests. */
+  keepAliveMs: number;
 }
 
 export interface GatewayEndpoint {
