@@ -10,6 +10,7 @@ import { registerInit } from './commands/init.ts';
 import { registerProvider } from './commands/provider.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSecret } from './commands/secret.ts';
+import { registerUsage } from './commands/usage.ts';
 import type { CliContext } from './context.ts';
 import { createCliContext } from './context.ts';
 import { formatError } from './format-error.ts';
@@ -39,6 +40,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerAgent(program, ctx);
   registerRun(program, ctx);
   registerAudit(program, ctx);
+  registerUsage(program, ctx);
   registerDoctor(program, ctx);
   registerBench(program, ctx);
   return program;
