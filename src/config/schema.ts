@@ -88,6 +88,10 @@ export const AgentConfig = z
     maxSteps: z.number().int().min(1).max(200).default(25).describe('model calls allowed per turn'),
     maxTokens: z.number().int().min(1).max(200_000).default(4096).describe('output tokens per model call'),
     budget: AgentBudget.optional().describe('spending limits; model calls are refused once one is reached'),
+    grants: z
+      .array(SecretName)
+      .default([])
+      .describe('secrets the agent may use: it sees a sentinel, the gateway sends the value to bound hosts'),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

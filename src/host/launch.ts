@@ -17,6 +17,8 @@ import type { Logger } from '../util/log.ts';
 import { agentHostIds, ensurePrivateDir, prepareWorkspace } from './agent-dirs.ts';
 import type { BackendGate } from './backend-gate.ts';
 import type { ControlChannel } from './control.ts';
+import { caEnv, sentinelEnv, writeCaBundle } from './sandbox-credentials.ts';
+import type { SandboxCredentials } from './sandbox-credentials.ts';
 import { openControlChannel } from './control.ts';
 
 export const READY_TIMEOUT_MS = 15_000;
@@ -42,6 +44,8 @@ export interface LaunchDeps {
   gate?: BackendGate;
   /** node binary used inside the sandbox */
   nodePath?: string;
+  /** sentinels for granted secrets and the gateway's CA; absent: no sentinel, system roots only */
+  credentials?: SandboxCredentials;
 }
 
 export interface RunningSandbox {
@@ -61,6 +65,18 @@ export function runtimeEnv(): Record<string, string> {
   };
 }
 
+/** The environment with a sentinel per grant and the CA variables, and the bundle those variables name. */
+function credentialSpec(
+  creds: SandboxCredentials | undefined,
+  agent: { name: string; grants?: readonly string[] },
+  runDir: string,
+): { env: Record<string, string>; caBundle?: string } {
+  const base = runtimeEnv();
+  if (!creds) return { env: base };
+  const sentinels = sentinelEnv(creds, agent.name, agent.grants ?? [], { ...base, ...caEnv() });
+  return { env: { ...sentinels, ...base, ...caEnv() }, caBundle: writeCaBundle(runDir, creds) };
+}
+
 /** A node outside /usr (nvm, /opt/node) is exposed read-only at its install prefix, e.g. /opt/node-v20. */
 export function nodeInstallDirs(nodePath: string): string[] {
   const prefix = path.dirname(path.dirname(nodePath));
@@ -69,7 +85,7 @@ export function nodeInstallDirs(nodePath: string): string[] {
 
 export async function launchSandbox(
   deps: LaunchDeps,
-  agent: { name: string; backend: string },
+  agent: { name: string; backend: string; grants?: readonly string[] },
 ): Promise<RunningSandbox> {
   const backend = deps.sandboxes.get(agent.backend);
   await deps.gate?.ready(backend);
@@ -110,7 +126,7 @@ export async function launchSandbox(
       gatewayDir,
       etcDir: path.join(runDir, 'etc'),
       hostIds,
-      env: runtimeEnv(),
+      ...credentialSpec(deps.credentials, agent, runDir),
       limits: DEFAULT_LIMITS,
       extraReadOnly: nodeInstallDirs(nodePath),
       command: [nodePath, `${SANDBOX_RUNTIME_DIR}/${RUNTIME_FILE}`],

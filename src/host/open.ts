@@ -16,6 +16,7 @@ import { createBackendGate } from './backend-gate.ts';
 import type { Host } from './host.ts';
 import type { GatewayPort } from './launch.ts';
 import { createHost } from './host.ts';
+import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
 
 export interface OpenedHost {
   host: Host;
@@ -36,6 +37,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
   const sandboxes = createSandboxRegistry([createBwrapBackend({ log, isRoot })]);
   // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
   const hostRef: { current?: Host } = {};
+  const creds = sandboxCredentials(home);
   const gateway = createGateway({
     providers: () => {
       const routes = new Map<string, ProviderRoute>();
@@ -53,10 +55,11 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
       }),
     audit: (e) => store.appendAudit(e),
     checkBudget: createBudgetCheck({ home, store }),
+    credentials: gatewayCredentials(home, store, creds),
     log,
   });
   const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });
-  const opened = createHost({ home, store, sandboxes, gateway, log, isRoot, gate });
+  const opened = createHost({ home, store, sandboxes, gateway, log, isRoot, gate, credentials: creds });
   hostRef.current = opened;
   return {
     host: opened,

@@ -7,6 +7,8 @@ export const SANDBOX_GATEWAY_SOCKET = `${SANDBOX_GATEWAY_DIR}/gateway.sock`;
 /** The memory file the agent may edit; the runtime reads it at the start of every turn. */
 export const MEMORY_FILE = `${SANDBOX_WORKSPACE}/MEMORY.md`;
 export const ENV_GATEWAY_SOCKET = 'CORRAL_GATEWAY_SOCKET';
+/** The system CA bundle path; the host binds its bundle plus the gateway's CA over it in every sandbox. */
+export const SANDBOX_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Gateway route prefix for model calls: /model/<provider>/<path of the provider API>. */
 export function modelRoutePrefix(provider: string): string {

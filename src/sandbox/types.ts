@@ -38,6 +38,8 @@ export interface SandboxSpec {
   limits: SandboxLimits;
   /** further host paths exposed read-only at the same place, e.g. a node installed under /opt (never '/', /etc, /home…) */
   extraReadOnly: string[];
+  /** host file (system roots plus the gateway's CA) bound read-only over the sandbox's system CA bundle */
+  caBundle?: string;
   /** the command run inside, e.g. ['node', '/opt/corral/runtime.mjs'] */
   command: string[];
 }

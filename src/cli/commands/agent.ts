@@ -16,12 +16,14 @@ import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
+import { collect, nextGrants, recordGrants, registerAgentSet } from './agent-set.ts';
 
 interface AddOptions {
   model?: string;
   instructions?: string;
   backend?: string;
   maxSteps?: string;
+  grant: string[];
 }
 
 export function registerAgent(program: Command, ctx: CliContext): void {
@@ -33,6 +35,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--instructions <text>', 'system instructions')
     .option('--backend <name>', 'sandbox backend (bwrap)')
     .option('--max-steps <n>', 'model calls per turn')
+    .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
     .action((name: string, opts: AddOptions) => {
       const config = loadConfig(ctx.home);
       if (agentExists(ctx.home, name)) {
@@ -48,6 +51,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         backend: opts.backend ?? config.defaults.backend,
         ...(opts.instructions === undefined ? {} : { instructions: opts.instructions }),
         ...(opts.maxSteps === undefined ? {} : { maxSteps: Number(opts.maxSteps) }),
+        grants: nextGrants([], opts.grant, []),
       });
       if (!parsed.success) {
         const i = parsed.error.issues[0];
@@ -58,6 +62,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       }
       resolveProvider(config, parsed.data.model); // unknown provider: say so now, not at the first message
       saveAgent(ctx.home, parsed.data);
+      recordGrants(ctx, name, [], parsed.data.grants);
       const store = openStore(ctx.home);
       try {
         store.ensureAgent(name);
@@ -74,6 +79,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         `agent ${name} (${parsed.data.model}, ${parsed.data.backend}) → ${path.join(ctx.home.agentsDir, `${name}.yaml`)}\n`,
       );
     });
+  registerAgentSet(agent, ctx);
   agent
     .command('list')
     .description('list agents')

@@ -5,6 +5,7 @@ import { saveConfig } from '../../config/config-file.ts';
 import { defaultConfig } from '../../config/schema.ts';
 import { ensurePrivateDir } from '../../host/agent-dirs.ts';
 import { openStore } from '../../host/open.ts';
+import { loadOrCreateCa } from '../../gateway/tls/ca.ts';
 import type { CliContext } from '../context.ts';
 
 export function initHome(ctx: CliContext): boolean {
@@ -15,13 +16,14 @@ export function initHome(ctx: CliContext): boolean {
   const fresh = !fs.existsSync(home.configFile);
   if (fresh) saveConfig(home, defaultConfig());
   openStore(home).close(); // creates corral.db and secret.key (0600) on first use
+  loadOrCreateCa(home.root); // the gateway's CA for bound hosts: ca.key (0600) and ca.crt
   return fresh;
 }
 
 export function registerInit(program: Command, ctx: CliContext): void {
   program
     .command('init')
-    .description('create $CORRAL_HOME (default ~/.corral): corral.yaml, corral.db, secret.key')
+    .description('create $CORRAL_HOME (default ~/.corral): corral.yaml, corral.db, secret.key, ca.crt')
     .action(() => {
       const fresh = initHome(ctx);
       ctx.err(`${fresh ? 'created' : 'already set up'}: ${ctx.home.root}\n`);

@@ -5,6 +5,9 @@ import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
+import { collect } from './agent-set.ts';
+import { bindingFrom, withBindings } from './secret-bind.ts';
+import type { BindOptions } from './secret-bind.ts';
 
 const MAX_SECRET_BYTES = 64 * 1024;
 
@@ -47,9 +50,18 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .description('store credentials the gateway injects; agents never see them');
   secret
     .command('set <name>')
-    .description('set a secret from standard input')
-    .action(async (name: string) => {
+    .description('set a secret from standard input; --host binds it to the hosts it may be sent to')
+    .option(
+      '--host <pattern>',
+      'host, *.host or host:port the value may be sent to (repeatable)',
+      collect,
+      [],
+    )
+    .option('--header <template>', "header the gateway sets on those hosts, e.g. 'Authorization: Bearer {}'")
+    .option('--unbind', 'remove the host binding: the value is then sent nowhere')
+    .action(async (name: string, opts: BindOptions) => {
       const checked = checkName(name);
+      const binding = bindingFrom(opts);
       const value = await readStdin();
       if (value === '')
         throw new CorralError(
@@ -60,7 +72,9 @@ export function registerSecret(program: Command, ctx: CliContext): void {
       const store = openStore(ctx.home);
       try {
         store.putSecret(checked, value);
-        store.appendAudit({ actor: 'operator', action: 'secret.set', subject: checked });
+        if (binding !== undefined) store.setSecretBinding(checked, binding);
+        const detail = binding === undefined ? {} : { binding };
+        store.appendAudit({ actor: 'operator', action: 'secret.set', subject: checked, detail });
       } finally {
         store.close();
       }
@@ -73,12 +87,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .action((opts: { json?: boolean }) => {
       const store = openStore(ctx.home);
       try {
-        printTable(
-          ctx,
-          store.listSecrets().map((s) => ({ name: s.name, updated: s.updatedAt })),
-          opts.json === true,
-          'no secrets',
-        );
+        printTable(ctx, withBindings(store), opts.json === true, 'no secrets');
       } finally {
         store.close();
       }

@@ -75,6 +75,24 @@ describe('bwrapArgv', () => {
     expect(binds(argv, '--ro-bind').map(([s]) => s)).not.toContain('/etc/ca-certificates');
   });
 
+  it('binds the CA bundle read-only over the system bundle, after /etc/ssl, and only when given', () => {
+    expect(binds(bwrapArgv(spec(), { exists }), '--ro-bind').map(([, d]) => d)).not.toContain(
+      '/etc/ssl/certs/ca-certificates.crt',
+    );
+    const argv = bwrapArgv(spec({ caBundle: '/h/run/s1/ca-bundle.crt' }), { exists });
+    const ro = binds(argv, '--ro-bind');
+    const at = ro.findIndex(
+      ([s, d]) => s === '/h/run/s1/ca-bundle.crt' && d === '/etc/ssl/certs/ca-certificates.crt',
+    );
+    expect(at).toBeGreaterThan(ro.findIndex(([s]) => s === '/etc/ssl'));
+    expect(binds(argv, '--bind').map(([s]) => s)).not.toContain('/h/run/s1/ca-bundle.crt');
+    // /etc/ssl without a bundle: no mount point to bind onto, so no bind (bwrap would fail)
+    const none = bwrapArgv(spec({ caBundle: '/h/b.crt' }), {
+      exists: (p) => p !== '/etc/ssl/certs/ca-certificates.crt',
+    });
+    expect(binds(none, '--ro-bind').map(([s]) => s)).not.toContain('/h/b.crt');
+  });
+
   it('refuses to expose top-level host directories, relative or unnormalised paths', () => {
     for (const p of ['/', '/etc', '/home', '/root', '/var', 'opt/node', '/opt/../etc', '/opt/node/'])
       expect(() => checkExtraBind(p), p).toThrow(/refusing to expose/);

@@ -1,6 +1,7 @@
 // Builds the bubblewrap command line as data. Pure: unit-tested, and the one place the boundary is described.
 import path from 'node:path';
 import {
+  SANDBOX_CA_BUNDLE,
   SANDBOX_GATEWAY_DIR,
   SANDBOX_HOME,
   SANDBOX_RUNTIME_DIR,
@@ -70,6 +71,10 @@ function systemMounts(spec: SandboxSpec, opts: ArgvOptions): string[] {
     args.push('--ro-bind', p, p);
   }
   for (const p of ETC_RO) if (opts.exists(p)) args.push('--ro-bind', p, p);
+  // Over the host's bundle (bound just above with /etc/ssl); where /etc/ssl exists without one there is no
+  // mount point to bind onto, and TLS tools inside fail closed on the gateway's certificates.
+  if (spec.caBundle !== undefined && (opts.exists(SANDBOX_CA_BUNDLE) || !opts.exists('/etc/ssl')))
+    args.push('--ro-bind', spec.caBundle, SANDBOX_CA_BUNDLE);
   return args;
 }
 

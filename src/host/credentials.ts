@@ -1,0 +1,47 @@
+// Wires credentials from $CORRAL_HOME: sentinels keyed from secret.key, the per-install CA, and the grants
+// and bindings the gateway reads per request (agent files and the store), failing closed on a broken file.
+import { loadAgent } from '../config/agent-files.ts';
+import type { HomePaths } from '../config/home.ts';
+import { createSentinels } from '../gateway/credentials/sentinel.ts';
+import type { CredentialDeps } from '../gateway/credentials/types.ts';
+import { loadOrCreateCa } from '../gateway/tls/ca.ts';
+import { createLeafIssuer } from '../gateway/tls/leaf.ts';
+import type { LeafIssuer } from '../gateway/tls/leaf.ts';
+import { loadOrCreateKey } from '../store/secret-box.ts';
+import type { Store } from '../store/types.ts';
+import type { SandboxCredentials } from './sandbox-credentials.ts';
+
+export function sandboxCredentials(home: HomePaths): SandboxCredentials & { caKeyPem: string } {
+  const ca = loadOrCreateCa(home.root);
+  return {
+    sentinel: createSentinels(loadOrCreateKey(home.keyFile)),
+    caCertPem: ca.certPem,
+    caKeyPem: ca.keyPem,
+  };
+}
+
+export function gatewayCredentials(
+  home: HomePaths,
+  store: Store,
+  creds: ReturnType<typeof sandboxCredentials>,
+): CredentialDeps {
+  // Built on first interception: a host that never intercepts never pays for the leaf key.
+  let issuer: LeafIssuer | undefined;
+  return {
+    grants: (agent) => {
+      try {
+        return loadAgent(home, agent).grants;
+      } catch {
+        return []; // an unreadable agent file grants nothing
+      }
+    },
+    bindings: () => store.listSecretBindings(),
+    sentinel: creds.sentinel,
+    tls: {
+      contextFor: (host) => {
+        issuer ??= createLeafIssuer({ certPem: creds.caCertPem, keyPem: creds.caKeyPem });
+        return issuer.contextFor(host);
+      },
+    },
+  };
+}

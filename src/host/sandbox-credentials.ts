@@ -1,0 +1,47 @@
+// What a sandbox gets for credentials: a sentinel per granted secret (never a value) and a CA bundle that
+// trusts the gateway's CA, with the variables that make curl, git, Node and Python use it.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { SentinelFor } from '../gateway/credentials/sentinel.ts';
+import { SANDBOX_CA_BUNDLE } from '../protocol/sandbox-env.ts';
+
+export interface SandboxCredentials {
+  sentinel: SentinelFor;
+  /** the per-install CA's certificate (public) */
+  caCertPem: string;
+  /** the host's own roots; default the Debian bundle */
+  hostBundle?: string;
+}
+
+/** NAME=sentinel for each grant; names the runtime itself sets (PATH, HOME, proxies…) are never overridden. */
+export function sentinelEnv(
+  creds: SandboxCredentials,
+  agent: string,
+  grants: readonly string[],
+  reserved: Record<string, string>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of grants) if (!(name in reserved)) env[name] = creds.sentinel(agent, name);
+  return env;
+}
+
+/** Every common spelling of "use this CA bundle"; they all point at the bundle bound over the system one. */
+export function caEnv(): Record<string, string> {
+  return {
+    NODE_EXTRA_CA_CERTS: SANDBOX_CA_BUNDLE,
+    SSL_CERT_FILE: SANDBOX_CA_BUNDLE,
+    CURL_CA_BUNDLE: SANDBOX_CA_BUNDLE,
+    REQUESTS_CA_BUNDLE: SANDBOX_CA_BUNDLE,
+    GIT_SSL_CAINFO: SANDBOX_CA_BUNDLE,
+  };
+}
+
+/** Writes host roots + the gateway CA into `dir` (readable by the agent's uid: it is public) and returns its path. */
+export function writeCaBundle(dir: string, creds: SandboxCredentials): string {
+  const hostBundle = creds.hostBundle ?? SANDBOX_CA_BUNDLE;
+  const roots = fs.existsSync(hostBundle) ? fs.readFileSync(hostBundle, 'utf8') : '';
+  const file = path.join(dir, 'ca-bundle.crt');
+  const sep = roots === '' || roots.endsWith('\n') ? '' : '\n';
+  fs.writeFileSync(file, `${roots}${sep}${creds.caCertPem}`, { mode: 0o644 });
+  return file;
+}
