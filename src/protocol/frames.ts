@@ -1,6 +1,6 @@
 // The control stream between host and runtime: newline-delimited JSON, each line one member of these unions,
 // validated on arrival on both sides. The runtime never receives a secret through this stream.
-import { z } from 'zod';
+import * as z from './zod-mini.ts';
 import { ChatMessage, Usage } from './transcript.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -14,27 +14,31 @@ export type ToolName = z.infer<typeof ToolName>;
 export const ModelRef = z.object({
   provider: z
     .string()
-    .min(1)
-    .describe('provider name; the runtime reaches it at the gateway route /model/<provider>'),
+    .check(
+      z.minLength(1),
+      z.describe('provider name; the runtime reaches it at the gateway route /model/<provider>'),
+    ),
   kind: ProviderKind,
-  model: z.string().min(1),
-  maxTokens: z.number().int().positive(),
+  model: z.string().check(z.minLength(1)),
+  maxTokens: z.int().check(z.positive()),
 });
 export type ModelRef = z.infer<typeof ModelRef>;
 
 // host → runtime
 export const TurnFrame = z.object({
   type: z.literal('turn'),
-  turnId: z.string().min(1),
+  turnId: z.string().check(z.minLength(1)),
   instructions: z
     .string()
-    .describe('the agent instructions; the runtime appends the memory file it reads itself'),
-  messages: z.array(ChatMessage).min(1).describe('the whole conversation, ending in the new user message'),
+    .check(z.describe('the agent instructions; the runtime appends the memory file it reads itself')),
+  messages: z
+    .array(ChatMessage)
+    .check(z.minLength(1), z.describe('the whole conversation, ending in the new user message')),
   model: ModelRef,
   tools: z.array(ToolName),
-  maxSteps: z.number().int().positive().describe('model calls allowed in this turn'),
+  maxSteps: z.int().check(z.positive(), z.describe('model calls allowed in this turn')),
 });
-export const CancelFrame = z.object({ type: z.literal('cancel'), turnId: z.string().min(1) });
+export const CancelFrame = z.object({ type: z.literal('cancel'), turnId: z.string().check(z.minLength(1)) });
 export const ShutdownFrame = z.object({ type: z.literal('shutdown') });
 export const HostFrame = z.discriminatedUnion('type', [TurnFrame, CancelFrame, ShutdownFrame]);
 export type TurnFrame = z.infer<typeof TurnFrame>;
@@ -44,7 +48,7 @@ export type HostFrame = z.infer<typeof HostFrame>;
 export const ReadyFrame = z.object({
   type: z.literal('ready'),
   protocol: z.literal(PROTOCOL_VERSION),
-  gatewayPort: z.number().int().positive(),
+  gatewayPort: z.int().check(z.positive()),
 });
 export const TextFrame = z.object({ type: z.literal('text'), turnId: z.string(), delta: z.string() });
 export const ToolCallFrame = z.object({
@@ -60,7 +64,7 @@ export const ToolResultFrame = z.object({
   callId: z.string(),
   output: z.string(),
   isError: z.boolean(),
-  durationMs: z.number().nonnegative(),
+  durationMs: z.number().check(z.nonnegative()),
 });
 export const UsageFrame = z.object({ type: z.literal('usage'), turnId: z.string(), usage: Usage });
 export const StopReason = z.enum(['end', 'max_steps', 'cancelled']);
@@ -68,10 +72,10 @@ export const TurnEndFrame = z.object({
   type: z.literal('turn_end'),
   turnId: z.string(),
   stopReason: StopReason,
-  text: z.string().describe('the final assistant text of the turn'),
+  text: z.string().check(z.describe('the final assistant text of the turn')),
   messages: z
     .array(ChatMessage)
-    .describe('messages this turn added after the user message, for the transcript'),
+    .check(z.describe('messages this turn added after the user message, for the transcript')),
 });
 export const TurnErrorCode = z.enum([
   'model_unreachable',

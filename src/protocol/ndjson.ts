@@ -1,6 +1,6 @@
 // Splits a byte stream into NDJSON frames and validates each against a schema; encodes frames as lines.
 import type { Readable, Writable } from 'node:stream';
-import type { z } from 'zod';
+import type * as z from './zod-mini.ts';
 import { MAX_FRAME_BYTES } from './frames.ts';
 
 export class ProtocolError extends Error {
@@ -22,7 +22,7 @@ export function writeFrame(out: Writable, frame: unknown): boolean {
  * Calls onFrame for every valid line of `input`, onError for every invalid one (the stream goes on: one bad
  * frame does not kill a session), and onEnd when the stream closes.
  */
-export function readFrames<S extends z.ZodType>(
+export function readFrames<S extends z.ZodMiniType>(
   input: Readable,
   schema: S,
   handlers: {

@@ -1,7 +1,7 @@
 // The bash tool: runs a command with /bin/bash -c in the workspace as its own process group, so a timeout or a
 // cancel can kill everything the command started, not just the shell.
 import { spawn } from 'node:child_process';
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import { CappedOutput } from './output-cap.ts';
 import type { Tool, ToolResult } from './types.ts';
 
@@ -11,13 +11,12 @@ export const BASH_MAX_TIMEOUT_MS = 600_000;
 const BASH_DRAIN_AFTER_EXIT_MS = 500;
 
 const Input = z.object({
-  command: z.string().min(1).describe('the command line, run by /bin/bash -c in the workspace'),
+  command: z
+    .string()
+    .check(z.minLength(1), z.describe('the command line, run by /bin/bash -c in the workspace')),
   timeout_ms: z
-    .number()
-    .int()
-    .positive()
-    .optional()
-    .describe(`timeout in ms (default ${BASH_DEFAULT_TIMEOUT_MS}, max ${BASH_MAX_TIMEOUT_MS})`),
+    .optional(z.int().check(z.positive()))
+    .check(z.describe(`timeout in ms (default ${BASH_DEFAULT_TIMEOUT_MS}, max ${BASH_MAX_TIMEOUT_MS})`)),
 });
 
 function killGroup(pid: number | undefined): void {

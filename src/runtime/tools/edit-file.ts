@@ -1,14 +1,16 @@
 // The edit_file tool: replaces one exact, unique occurrence of a string, so an edit never lands in the wrong place.
 import { readFile, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import { resolvePath } from './paths.ts';
 import type { Tool } from './types.ts';
 import { errorText, fail, ok } from './types.ts';
 
 const Input = z.object({
-  path: z.string().min(1).describe('file path, relative to the workspace or absolute'),
-  old_string: z.string().min(1).describe('the exact text to replace; must occur exactly once'),
-  new_string: z.string().describe('the replacement text'),
+  path: z.string().check(z.minLength(1), z.describe('file path, relative to the workspace or absolute')),
+  old_string: z
+    .string()
+    .check(z.minLength(1), z.describe('the exact text to replace; must occur exactly once')),
+  new_string: z.string().check(z.describe('the replacement text')),
 });
 
 export const editFileTool: Tool<typeof Input> = {

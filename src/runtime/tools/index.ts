@@ -1,6 +1,6 @@
 // The tool registry: the tools a turn enables, their JSON schemas for the model, and the one entry point the
 // loop uses to run a call (validation included), which never throws.
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import type { ToolName } from '../../protocol/frames.ts';
 import type { ToolSpec } from '../providers/types.ts';
 import { bashTool } from './bash.ts';
@@ -27,7 +27,7 @@ const TOOLS: Record<ToolName, ToolEntry> = {
   web_fetch: entry(webFetchTool),
 };
 
-function entry<S extends z.ZodType>(tool: Tool<S>): ToolEntry {
+function entry<S extends z.ZodMiniType>(tool: Tool<S>): ToolEntry {
   const { $schema: _drop, ...inputSchema } = z.toJSONSchema(tool.input);
   return {
     spec: { name: tool.name, description: tool.description, inputSchema },

@@ -1,7 +1,7 @@
 // The list_files tool: a bounded, breadth-first listing of a directory tree (directories end in "/").
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import { resolvePath } from './paths.ts';
 import type { Tool } from './types.ts';
 import { errorText, fail, ok } from './types.ts';
@@ -11,16 +11,11 @@ const LIST_FILES_MAX_DEPTH = 10;
 
 const Input = z.object({
   path: z
-    .string()
-    .optional()
-    .describe('directory, relative to the workspace or absolute (default: the workspace)'),
+    .optional(z.string())
+    .check(z.describe('directory, relative to the workspace or absolute (default: the workspace)')),
   depth: z
-    .number()
-    .int()
-    .min(1)
-    .max(LIST_FILES_MAX_DEPTH)
-    .optional()
-    .describe('levels to descend (default 2)'),
+    .optional(z.int().check(z.gte(1), z.lte(LIST_FILES_MAX_DEPTH)))
+    .check(z.describe('levels to descend (default 2)')),
 });
 
 export const listFilesTool: Tool<typeof Input> = {

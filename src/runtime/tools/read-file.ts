@@ -1,6 +1,6 @@
 // The read_file tool: returns a text file's contents, cut at a fixed size with a note saying so.
 import { open } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import { resolvePath } from './paths.ts';
 import type { Tool } from './types.ts';
 import { errorText, fail, ok } from './types.ts';
@@ -8,7 +8,7 @@ import { errorText, fail, ok } from './types.ts';
 export const READ_FILE_MAX_BYTES = 100_000;
 
 const Input = z.object({
-  path: z.string().min(1).describe('file path, relative to the workspace or absolute'),
+  path: z.string().check(z.minLength(1), z.describe('file path, relative to the workspace or absolute')),
 });
 
 export const readFileTool: Tool<typeof Input> = {

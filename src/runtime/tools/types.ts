@@ -1,6 +1,6 @@
 // The contract every tool implements: a zod input schema (also sent to the model as JSON schema) and a run
 // function that never throws: failures come back as `isError` results the model can read.
-import type { z } from 'zod';
+import type * as z from '../../protocol/zod-mini.ts';
 
 export interface ToolContext {
   /** Directory relative paths resolve against and commands run in. */
@@ -16,7 +16,7 @@ export interface ToolResult {
   isError: boolean;
 }
 
-export interface Tool<S extends z.ZodType = z.ZodType> {
+export interface Tool<S extends z.ZodMiniType = z.ZodMiniType> {
   name: string;
   description: string;
   input: S;

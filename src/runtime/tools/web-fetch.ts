@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import { capText } from './output-cap.ts';
 import type { Tool, ToolContext, ToolResult } from './types.ts';
 import { errorText, fail } from './types.ts';
@@ -17,7 +17,7 @@ const GATEWAY_HOST = '127.0.0.1';
 const CONNECT_REFUSAL_WAIT_MS = 2_000;
 const CONNECT_REFUSAL_MAX_CHARS = 2_000;
 
-const Input = z.object({ url: z.string().url().describe('http or https URL to GET') });
+const Input = z.object({ url: z.url().check(z.describe('http or https URL to GET')) });
 
 async function readCapped(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

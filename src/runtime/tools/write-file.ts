@@ -1,14 +1,14 @@
 // The write_file tool: writes a whole file, creating its parent directories.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from '../../protocol/zod-mini.ts';
 import { resolvePath } from './paths.ts';
 import type { Tool } from './types.ts';
 import { errorText, fail, ok } from './types.ts';
 
 const Input = z.object({
-  path: z.string().min(1).describe('file path, relative to the workspace or absolute'),
-  content: z.string().describe('the complete new contents of the file'),
+  path: z.string().check(z.minLength(1), z.describe('file path, relative to the workspace or absolute')),
+  content: z.string().check(z.describe('the complete new contents of the file')),
 });
 
 export const writeFileTool: Tool<typeof Input> = {
