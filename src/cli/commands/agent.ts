@@ -16,9 +16,11 @@ import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
+import type { BudgetOptions } from './agent-budget.ts';
+import { addBudgetOptions, budgetFlagsGiven, nextBudget, recordBudget } from './agent-budget.ts';
 import { collect, nextGrants, recordGrants, registerAgentSet } from './agent-set.ts';
 
-interface AddOptions {
+interface AddOptions extends BudgetOptions {
   model?: string;
   instructions?: string;
   backend?: string;
@@ -28,8 +30,7 @@ interface AddOptions {
 
 export function registerAgent(program: Command, ctx: CliContext): void {
   const agent = program.command('agent').description('define, list and remove agents');
-  agent
-    .command('add <name>')
+  addBudgetOptions(agent.command('add <name>'))
     .description('define a new agent (defaults: the configured default model and backend)')
     .option('--model <provider:model>', 'model, e.g. anthropic:claude-sonnet-4-5 or ollama:llama3.1')
     .option('--instructions <text>', 'system instructions')
@@ -51,6 +52,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         backend: opts.backend ?? config.defaults.backend,
         ...(opts.instructions === undefined ? {} : { instructions: opts.instructions }),
         ...(opts.maxSteps === undefined ? {} : { maxSteps: Number(opts.maxSteps) }),
+        ...(budgetFlagsGiven(opts) ? { budget: nextBudget(undefined, opts) } : {}),
         grants: nextGrants([], opts.grant, []),
       });
       if (!parsed.success) {
@@ -62,6 +64,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       }
       resolveProvider(config, parsed.data.model); // unknown provider: say so now, not at the first message
       saveAgent(ctx.home, parsed.data);
+      if (parsed.data.budget !== undefined) recordBudget(ctx, parsed.data);
       recordGrants(ctx, name, [], parsed.data.grants);
       const store = openStore(ctx.home);
       try {
