@@ -6,6 +6,14 @@ import { SecretName } from '../../config/names.ts';
 import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
+import type { BudgetOptions } from './agent-budget.ts';
+import {
+  addBudgetOptions,
+  budgetFlagsGiven,
+  describeBudget,
+  nextBudget,
+  recordBudget,
+} from './agent-budget.ts';
 
 /** Commander collector for repeatable options. */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -59,16 +67,21 @@ export function recordGrants(
 }
 
 export function registerAgentSet(agent: Command, ctx: CliContext): void {
-  agent
-    .command('set <name>')
-    .description('change an agent: grant or revoke secrets (applies to the next request)')
+  addBudgetOptions(agent.command('set <name>'))
+    .description('change an agent: grant or revoke secrets, set budgets (applies to the next request)')
     .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
     .option('--revoke <secret>', 'take a grant away (repeatable)', collect, [])
-    .action((name: string, opts: { grant: string[]; revoke: string[] }) => {
+    .action((name: string, opts: { grant: string[]; revoke: string[] } & BudgetOptions) => {
       const a = loadAgent(ctx.home, name);
       const grants = nextGrants(a.grants, opts.grant, opts.revoke);
-      saveAgent(ctx.home, { ...a, grants });
+      const budget = budgetFlagsGiven(opts) ? nextBudget(a.budget, opts) : a.budget;
+      saveAgent(ctx.home, { ...a, grants, budget });
       recordGrants(ctx, name, a.grants, grants);
-      ctx.err(`agent ${name}: grants ${grants.length > 0 ? grants.join(', ') : '(none)'}\n`);
+      if (budgetFlagsGiven(opts)) {
+        recordBudget(ctx, { ...a, budget });
+        ctx.err(`agent ${name}: ${describeBudget(budget)}\n`);
+      }
+      if (opts.grant.length + opts.revoke.length > 0 || !budgetFlagsGiven(opts))
+        ctx.err(`agent ${name}: grants ${grants.length > 0 ? grants.join(', ') : '(none)'}\n`);
     });
 }
