@@ -98,7 +98,10 @@ export function runSandboxContract(
         ]);
         expect((await output(await start(s))).code).toBe(0);
         const again = await output(
-          await start({ ...s, command: ['/bin/sh', '-c', 'cat /workspace/a; find /tmp /root -mindepth 1 | wc -l'] }),
+          await start({
+            ...s,
+            command: ['/bin/sh', '-c', 'cat /workspace/a; find /tmp /root -mindepth 1 | wc -l'],
+          }),
         );
         expect(again.out).toBe('kept\n0\n');
       },
