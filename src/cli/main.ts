@@ -6,6 +6,7 @@ import { registerAgent } from './commands/agent.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerEgress } from './commands/egress.ts';
 import { registerInit } from './commands/init.ts';
 import { registerProvider } from './commands/provider.ts';
 import { registerRun } from './commands/run.ts';
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerAgent(program, ctx);
   registerRun(program, ctx);
   registerAudit(program, ctx);
+  registerEgress(program, ctx);
   registerUsage(program, ctx);
   registerDoctor(program, ctx);
   registerBench(program, ctx);

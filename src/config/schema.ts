@@ -1,6 +1,7 @@
 // Schemas for corral.yaml and agents/<name>.yaml: the only place raw configuration is parsed.
 import { z } from 'zod';
 import { ToolName } from '../protocol/frames.ts';
+import { EgressAllow, EgressPresetName } from './egress.ts';
 import { AgentName, ProviderName, SecretName } from './names.ts';
 import { defaultPrices, PriceTable } from './prices.ts';
 export { AgentName };
@@ -87,6 +88,8 @@ export const AgentConfig = z
     tools: z.array(ToolName).default(DEFAULT_TOOLS).describe('tools the agent may use'),
     maxSteps: z.number().int().min(1).max(200).default(25).describe('model calls allowed per turn'),
     maxTokens: z.number().int().min(1).max(200_000).default(4096).describe('output tokens per model call'),
+    egress: EgressPresetName.default('none'),
+    allow: EgressAllow,
     budget: AgentBudget.optional().describe('spending limits; model calls are refused once one is reached'),
     grants: z
       .array(SecretName)

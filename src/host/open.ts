@@ -13,6 +13,7 @@ import type { Logger } from '../util/log.ts';
 import { createBudgetCheck } from './budget-check.ts';
 import { agentHostIds } from './agent-dirs.ts';
 import { createBackendGate } from './backend-gate.ts';
+import { agentPolicyReader } from './egress-policy.ts';
 import type { Host } from './host.ts';
 import type { GatewayPort } from './launch.ts';
 import { createHost } from './host.ts';
@@ -54,6 +55,8 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
         usage: u.usage,
       }),
     audit: (e) => store.appendAudit(e),
+    // each agent's file, re-read when it changes: `corral agent set` applies to the next request
+    egress: { policy: agentPolicyReader(home) },
     checkBudget: createBudgetCheck({ home, store }),
     credentials: gatewayCredentials(home, store, creds),
     log,

@@ -18,9 +18,11 @@ import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
 import type { BudgetOptions } from './agent-budget.ts';
 import { addBudgetOptions, budgetFlagsGiven, nextBudget, recordBudget } from './agent-budget.ts';
+import type { EgressOptions } from './agent-egress.ts';
+import { addEgressOptions, nextEgress } from './agent-egress.ts';
 import { collect, nextGrants, recordGrants, registerAgentSet } from './agent-set.ts';
 
-interface AddOptions extends BudgetOptions {
+interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'> {
   model?: string;
   instructions?: string;
   backend?: string;
@@ -30,7 +32,7 @@ interface AddOptions extends BudgetOptions {
 
 export function registerAgent(program: Command, ctx: CliContext): void {
   const agent = program.command('agent').description('define, list and remove agents');
-  addBudgetOptions(agent.command('add <name>'))
+  addEgressOptions(addBudgetOptions(agent.command('add <name>')), false)
     .description('define a new agent (defaults: the configured default model and backend)')
     .option('--model <provider:model>', 'model, e.g. anthropic:claude-sonnet-4-5 or ollama:llama3.1')
     .option('--instructions <text>', 'system instructions')
@@ -54,6 +56,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         ...(opts.maxSteps === undefined ? {} : { maxSteps: Number(opts.maxSteps) }),
         ...(budgetFlagsGiven(opts) ? { budget: nextBudget(undefined, opts) } : {}),
         grants: nextGrants([], opts.grant, []),
+        ...nextEgress({ egress: 'none', allow: [] }, { ...opts, disallow: [] }),
       });
       if (!parsed.success) {
         const i = parsed.error.issues[0];
