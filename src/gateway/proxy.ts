@@ -7,6 +7,9 @@ import type { EgressContext } from './egress-gate.ts';
 import { authority, denyText, proxyTarget } from './egress.ts';
 import { forwardHttp, sendText } from './forward.ts';
 import { openTunnel, rawReply } from './tunnel.ts';
+import { forwardWithCredentials } from './credentials/forward.ts';
+import { auditStraySentinels, hasBoundSecret } from './credentials/swap.ts';
+import { interceptTls } from './tls/intercept.ts';
 
 export type ProxyContext = EgressContext;
 
@@ -34,10 +37,24 @@ export function handleProxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
     return sendText(res, 400, 'corral gateway: credentials in a proxy URL are not forwarded\n', true);
   // Nothing is read from the body until the request is admitted; it waits in the socket meanwhile.
   req.pause();
+  const path = url.pathname + url.search;
+  // A host with a secret bound for this agent is forwarded by the credential path; elsewhere a sentinel is inert.
+  const bound = hasBoundSecret(ctx, target);
+  if (!bound) auditStraySentinels(ctx, target, req.headers, path);
   void admitEgress(ctx, target).then((admission) => {
     if (!admission.ok)
       return sendText(res, admission.status, denyText(authority(target.host, target.port), admission.reason));
     req.resume();
+    if (bound) {
+      const { host, port } = target;
+      return forwardWithCredentials(ctx, req, res, {
+        protocol: 'http:',
+        host,
+        port,
+        address: admission.address,
+        path,
+      });
+    }
     forwardHttp(ctx, req, res, { ...target, url }, admission);
   });
 }
@@ -65,6 +82,14 @@ export function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: D
   const target = proxyTarget('CONNECT', req.url ?? '');
   if (!target) return rawReply(socket, '400 Bad Request', 'corral gateway: malformed CONNECT target\n');
   void admitEgress(ctx, target).then((admission) => {
+    // TLS to a host with a secret bound for this agent is terminated so the sentinel can be swapped.
+    if (admission.ok && hasBoundSecret(ctx, target))
+      return interceptTls(
+        socket,
+        { host: target.host, port: target.port, address: admission.address },
+        ctx,
+        head,
+      );
     if (admission.ok) return openTunnel(ctx, socket, head, target.port, admission);
     const text = denyText(authority(target.host, target.port), admission.reason);
     rawReply(socket, STATUS_TEXT[admission.status], text);

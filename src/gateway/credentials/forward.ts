@@ -2,6 +2,7 @@
 // ways, the real host's certificate verified, and any echo of an injected value redacted from the answer.
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { downstreamResponseHeaders } from '../headers.ts';
@@ -79,7 +80,7 @@ export function forwardWithCredentials(
       ? https.request({
           ...options,
           // verified against the name the agent asked for, at the address that was checked
-          servername: t.host,
+          ...(isIP(t.host) ? {} : { servername: t.host }),
           ...(ctx.deps.credentials?.tls?.upstreamCa ? { ca: ctx.deps.credentials.tls.upstreamCa } : {}),
         })
       : http.request(options);

@@ -120,6 +120,16 @@ export function swapCredentials(
   return { headers, values };
 }
 
+/** For a destination with nothing bound for this agent: audits any sentinel in the request, changes nothing. */
+export function auditStraySentinels(
+  ctx: Ctx,
+  dest: Destination,
+  incoming: IncomingHttpHeaders,
+  target: string,
+): void {
+  if (!hasBoundSecret(ctx, dest)) swapCredentials(ctx, dest, incoming, target);
+}
+
 function elsewhere(ctx: Ctx, secret: string, subject: string, reason: string): void {
   ctx.deps.audit({
     actor: `agent:${ctx.agent}`,
