@@ -48,7 +48,7 @@ export async function checkDestination(
   const literal = parseIp(host);
   if (literal) {
     const why = decision.literal ? undefined : blockedReason(literal, deps.localAddresses());
-    if (why) return { ok: false, reason: `${formatIp(literal)} is a ${why}` };
+    if (why) return { ok: false, reason: `${host} is a ${why}` };
     return { ok: true, address: connectText(literal), family: literal.family };
   }
   let answers: ResolvedAddress[];
