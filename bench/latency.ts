@@ -18,16 +18,22 @@ import { startModelServer } from '../test/fixtures/model-server.ts';
 import type { Stats } from './stats.ts';
 import { stats, timeIt } from './stats.ts';
 
-function rawBwrap(): Promise<void> {
+function runQuiet(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn('bwrap', TRIVIAL_SANDBOX_ARGS, { stdio: 'ignore' });
+    const c = spawn(cmd, args, { stdio: 'ignore' });
     c.on('error', reject);
-    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bwrap exited ${String(code)}`))));
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${String(code)}`))));
   });
 }
 
+const rawBwrap = (): Promise<void> => runQuiet('bwrap', TRIVIAL_SANDBOX_ARGS);
+/** The same trivial sandbox running `node -e 0`: the part of runtime start that is Node's own. */
+const rawBwrapNode = (): Promise<void> =>
+  runQuiet('bwrap', [...TRIVIAL_SANDBOX_ARGS.slice(0, -1), process.execPath, '-e', '0']);
+
 export interface BenchResult {
   rawBwrap: Stats;
+  rawBwrapNode: Stats;
   runtimeReady: Stats;
   rawModelCall: Stats;
   warmTurn: Stats;
@@ -58,6 +64,7 @@ export async function runBench(opts: {
       opts.progress('raw bwrap /bin/true');
       await rawBwrap(); // warm the page cache before measuring anything
       const raw = await timeIt(n, rawBwrap);
+      const rawNode = await timeIt(n, rawBwrapNode);
       opts.progress('sandbox start → runtime ready');
       const deps = {
         home: ctx.home,
@@ -89,6 +96,7 @@ export async function runBench(opts: {
       const turns = await timeIt(n, () => session.send('hello'));
       const result = {
         rawBwrap: stats(raw),
+        rawBwrapNode: stats(rawNode),
         runtimeReady: stats(ready),
         rawModelCall: stats(model),
         warmTurn: stats(turns),
@@ -112,10 +120,11 @@ export function formatBench(r: BenchResult): string {
     `${name.padEnd(34)} median ${s.median.toFixed(1).padStart(7)} ms  p95 ${s.p95.toFixed(1).padStart(7)} ms  ×${(s.median / base.median).toFixed(2)} raw bwrap\n`;
   return (
     row('raw bwrap /bin/true', r.rawBwrap, r.rawBwrap) +
+    row('raw bwrap + node -e 0', r.rawBwrapNode, r.rawBwrap) +
     row('sandbox start → runtime ready', r.runtimeReady, r.rawBwrap) +
     row('raw model call (no sandbox)', r.rawModelCall, r.rawBwrap) +
     row('warm turn (sandbox up)', r.warmTurn, r.rawBwrap) +
-    `runtime ready − raw bwrap: ${r.readyOverheadMs.toFixed(1)} ms (goal < 150 ms)\n` +
+    `runtime ready − raw bwrap: ${r.readyOverheadMs.toFixed(1)} ms (goal < 150 ms), of which Node's own start ${(r.rawBwrapNode.median - r.rawBwrap.median).toFixed(1)} ms\n` +
     `warm turn − raw model call: ${r.turnOverheadMs.toFixed(1)} ms platform overhead per turn (goal < 50 ms)\n`
   );
 }
