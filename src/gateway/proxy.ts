@@ -2,6 +2,7 @@
 // by the agent's egress policy and the SSRF guard, then forwarded (plain HTTP) or tunnelled (CONNECT).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { errorMessage } from '../util/errors.ts';
 import { admitEgress } from './egress-gate.ts';
 import type { EgressContext } from './egress-gate.ts';
 import { authority, denyText, proxyTarget } from './egress.ts';
@@ -16,6 +17,14 @@ export type ProxyContext = EgressContext;
 const MAX_AUDITED_CHARS = 300;
 const clip = (s: string): string => s.slice(0, MAX_AUDITED_CHARS);
 const STATUS_TEXT = { 403: '403 Forbidden', 502: '502 Bad Gateway' } as const;
+
+/** A throw after admission (a bug) answers this request only; it must never become an unhandled rejection. */
+function failed(ctx: ProxyContext, answer: () => void): (err: unknown) => void {
+  return (err) => {
+    ctx.deps.log.error('egress handling failed', { agent: ctx.agent, error: errorMessage(err) });
+    answer();
+  };
+}
 
 function parseUrl(target: string): URL | undefined {
   try {
@@ -41,22 +50,29 @@ export function handleProxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   // A host with a secret bound for this agent is forwarded by the credential path; elsewhere a sentinel is inert.
   const bound = hasBoundSecret(ctx, target);
   if (!bound) auditStraySentinels(ctx, target, req.headers, path);
-  void admitEgress(ctx, target).then((admission) => {
-    if (!admission.ok)
-      return sendText(res, admission.status, denyText(authority(target.host, target.port), admission.reason));
-    req.resume();
-    if (bound) {
-      const { host, port } = target;
-      return forwardWithCredentials(ctx, req, res, {
-        protocol: 'http:',
-        host,
-        port,
-        address: admission.address,
-        path,
-      });
-    }
-    forwardHttp(ctx, req, res, { ...target, url }, admission);
-  });
+  admitEgress(ctx, target).then(
+    (admission) => {
+      if (!admission.ok)
+        return sendText(
+          res,
+          admission.status,
+          denyText(authority(target.host, target.port), admission.reason),
+        );
+      req.resume();
+      if (bound) {
+        const { host, port } = target;
+        return forwardWithCredentials(ctx, req, res, {
+          protocol: 'http:',
+          host,
+          port,
+          address: admission.address,
+          path,
+        });
+      }
+      forwardHttp(ctx, req, res, { ...target, url }, admission);
+    },
+    failed(ctx, () => sendText(res, 500, 'corral gateway: internal error\n', true)),
+  );
 }
 
 /**
@@ -81,17 +97,20 @@ export function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: D
   socket.on('error', () => socket.destroy());
   const target = proxyTarget('CONNECT', req.url ?? '');
   if (!target) return rawReply(socket, '400 Bad Request', 'corral gateway: malformed CONNECT target\n');
-  void admitEgress(ctx, target).then((admission) => {
-    // TLS to a host with a secret bound for this agent is terminated so the sentinel can be swapped.
-    if (admission.ok && hasBoundSecret(ctx, target))
-      return interceptTls(
-        socket,
-        { host: target.host, port: target.port, address: admission.address },
-        ctx,
-        head,
-      );
-    if (admission.ok) return openTunnel(ctx, socket, head, target.port, admission);
-    const text = denyText(authority(target.host, target.port), admission.reason);
-    rawReply(socket, STATUS_TEXT[admission.status], text);
-  });
+  admitEgress(ctx, target).then(
+    (admission) => {
+      // TLS to a host with a secret bound for this agent is terminated so the sentinel can be swapped.
+      if (admission.ok && hasBoundSecret(ctx, target))
+        return interceptTls(
+          socket,
+          { host: target.host, port: target.port, address: admission.address },
+          ctx,
+          head,
+        );
+      if (admission.ok) return openTunnel(ctx, socket, head, target.port, admission);
+      const text = denyText(authority(target.host, target.port), admission.reason);
+      rawReply(socket, STATUS_TEXT[admission.status], text);
+    },
+    failed(ctx, () => socket.destroy()),
+  );
 }
