@@ -5,6 +5,14 @@ import { loadAgent, saveAgent } from '../../config/agent-files.ts';
 import { SecretName } from '../../config/names.ts';
 import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
+import type { EgressOptions } from './agent-egress.ts';
+import {
+  addEgressOptions,
+  describeEgress,
+  egressFlagsGiven,
+  nextEgress,
+  recordEgress,
+} from './agent-egress.ts';
 import type { CliContext } from '../context.ts';
 import type { BudgetOptions } from './agent-budget.ts';
 import {
@@ -67,21 +75,24 @@ export function recordGrants(
 }
 
 export function registerAgentSet(agent: Command, ctx: CliContext): void {
-  addBudgetOptions(agent.command('set <name>'))
+  addEgressOptions(addBudgetOptions(agent.command('set <name>')), true)
     .description('change an agent: grant or revoke secrets, set budgets (applies to the next request)')
     .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
     .option('--revoke <secret>', 'take a grant away (repeatable)', collect, [])
-    .action((name: string, opts: { grant: string[]; revoke: string[] } & BudgetOptions) => {
+    .action((name: string, opts: { grant: string[]; revoke: string[] } & BudgetOptions & EgressOptions) => {
       const a = loadAgent(ctx.home, name);
       const grants = nextGrants(a.grants, opts.grant, opts.revoke);
       const budget = budgetFlagsGiven(opts) ? nextBudget(a.budget, opts) : a.budget;
-      saveAgent(ctx.home, { ...a, grants, budget });
+      const egress = nextEgress(a, opts);
+      saveAgent(ctx.home, { ...a, grants, budget, ...egress });
+      recordEgress(ctx, name, a, egress);
+      if (egressFlagsGiven(opts)) ctx.err(`agent ${name}: ${describeEgress(egress)}\n`);
       recordGrants(ctx, name, a.grants, grants);
       if (budgetFlagsGiven(opts)) {
         recordBudget(ctx, { ...a, budget });
         ctx.err(`agent ${name}: ${describeBudget(budget)}\n`);
       }
-      if (opts.grant.length + opts.revoke.length > 0 || !budgetFlagsGiven(opts))
+      if (opts.grant.length + opts.revoke.length > 0 || !(budgetFlagsGiven(opts) || egressFlagsGiven(opts)))
         ctx.err(`agent ${name}: grants ${grants.length > 0 ? grants.join(', ') : '(none)'}\n`);
     });
 }
