@@ -1,5 +1,6 @@
 // The gateway's budget check, built from the agent's file, the price table and the store, all read at each
-// model call: a budget raised with `corral agent set` or a price edited in corral.yaml applies to the next call.
+// model call (files re-parsed only when changed): a raised budget or an edited price applies to the next call.
+import path from 'node:path';
 import { loadAgent } from '../config/agent-files.ts';
 import { loadConfig } from '../config/config-file.ts';
 import type { HomePaths } from '../config/home.ts';
@@ -7,6 +8,7 @@ import type { BudgetVerdict } from '../gateway/budget.ts';
 import { BUDGET_OK, judgeBudget, spendOf, utcDayStart, utcMonthStart } from '../gateway/budget.ts';
 import type { Store } from '../store/types.ts';
 import { errorMessage } from '../util/errors.ts';
+import { readWhenChanged } from './file-cache.ts';
 
 export function createBudgetCheck(deps: {
   home: HomePaths;
@@ -14,12 +16,15 @@ export function createBudgetCheck(deps: {
   clock?: () => Date;
 }): (agent: string) => BudgetVerdict {
   const clock = deps.clock ?? (() => new Date());
+  const { home } = deps;
+  const budgetOf = readWhenChanged((file) => loadAgent(home, path.basename(file, '.yaml')).budget);
+  const pricesIn = readWhenChanged(() => loadConfig(home).prices);
   return (agent) => {
     try {
-      const budget = loadAgent(deps.home, agent).budget;
+      const budget = budgetOf(path.join(home.agentsDir, `${path.basename(agent)}.yaml`));
       if (budget === undefined) return BUDGET_OK;
       const now = clock();
-      const { prices } = loadConfig(deps.home);
+      const prices = pricesIn(home.configFile);
       const spentSince = (start: Date) =>
         spendOf(deps.store.usageTotals({ agent, since: start.toISOString() }), prices);
       const day = spentSince(utcDayStart(now));

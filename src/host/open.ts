@@ -11,6 +11,7 @@ import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
 import { createBudgetCheck } from './budget-check.ts';
+import { readWhenChanged } from './file-cache.ts';
 import { agentHostIds } from './agent-dirs.ts';
 import { createBackendGate } from './backend-gate.ts';
 import { agentPolicyReader } from './egress-policy.ts';
@@ -39,10 +40,13 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
   // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
   const hostRef: { current?: Host } = {};
   const creds = sandboxCredentials(home);
+  // read per request, parsed only when the file changed
+  const configNow = readWhenChanged(() => loadConfig(home));
   const gateway = createGateway({
     providers: () => {
       const routes = new Map<string, ProviderRoute>();
-      for (const [name, p] of Object.entries(loadConfig(home).providers)) routes.set(name, { name, ...p });
+      for (const [name, p] of Object.entries(configNow(home.configFile).providers))
+        routes.set(name, { name, ...p });
       return routes;
     },
     readSecret: (name) => store.readSecret(name),
@@ -55,6 +59,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
         usage: u.usage,
       }),
     audit: (e) => store.appendAudit(e),
+    checkBudget: createBudgetCheck({ home, store }),
     // each agent's file, re-read when it changes: `corral agent set` applies to the next request
     egress: { policy: agentPolicyReader(home) },
     checkBudget: createBudgetCheck({ home, store }),
