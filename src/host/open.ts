@@ -59,7 +59,6 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
         usage: u.usage,
       }),
     audit: (e) => store.appendAudit(e),
-    checkBudget: createBudgetCheck({ home, store }),
     // each agent's file, re-read when it changes: `corral agent set` applies to the next request
     egress: { policy: agentPolicyReader(home) },
     checkBudget: createBudgetCheck({ home, store }),
