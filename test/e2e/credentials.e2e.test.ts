@@ -1,17 +1,44 @@
 // Credentials end to end through the CLI: a granted secret is a sentinel inside a real sandbox (never the
 // value), the gateway's CA is trusted there, and grants and bindings are managed by `agent set`/`secret set`.
 import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOrCreateCa } from '../../src/gateway/tls/ca.ts';
+import { originCert } from '../../src/gateway/tls/test-certs.ts';
 import { createE2e, hasBwrap } from './harness.ts';
 
 const VALUE = 'ghp_e2e-REAL-VALUE-31c4';
 
+/** An HTTPS origin on the host's loopback, its certificate from a test CA; it echoes what it was sent. */
+async function startTlsOrigin(
+  dir: string,
+): Promise<{ port: number; caFile: string; seen: string[]; close(): Promise<void> }> {
+  fs.mkdirSync(path.join(dir, 'test-ca'));
+  const ca = loadOrCreateCa(path.join(dir, 'test-ca'));
+  const seen: string[] = [];
+  const server = https.createServer(originCert(ca), (req, res) => {
+    seen.push(req.headers.authorization ?? '-');
+    res.end(`got ${req.headers.authorization ?? '-'}\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  const caFile = path.join(dir, 'test-ca', 'ca.crt');
+  return { port: address.port, caFile, seen, close: () => new Promise((r) => server.close(() => r())) };
+}
+
 describe.skipIf(!hasBwrap)('credentials (bwrap)', () => {
   let e: Awaited<ReturnType<typeof createE2e>>;
+  let origin: Awaited<ReturnType<typeof startTlsOrigin>>;
+  let originDir: string;
 
   beforeAll(async () => {
-    e = await createE2e();
+    originDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-origin-'));
+    origin = await startTlsOrigin(originDir);
+    // The gateway verifies the origin against Node's roots plus this one, as an operator's own CA would be.
+    e = await createE2e({ env: { NODE_EXTRA_CA_CERTS: origin.caFile } });
     const steps: [string[], string?][] = [
       [['init']],
       [['provider', 'add', 'stand', '--kind', 'anthropic', '--base-url', e.modelUrl, '--key-secret', 'K']],
@@ -21,13 +48,52 @@ describe.skipIf(!hasBwrap)('credentials (bwrap)', () => {
         VALUE,
       ],
       [['agent', 'add', 'alpha', '--model', 'stand:m', '--grant', 'GH_TOKEN']],
+      [['secret', 'set', 'LOCAL', '--host', `127.0.0.1:${origin.port}`], VALUE],
+      [
+        [
+          'agent',
+          'add',
+          'curler',
+          '--model',
+          'stand:m',
+          '--grant',
+          'LOCAL',
+          '--allow',
+          `127.0.0.1:${origin.port}`,
+        ],
+      ],
     ];
     for (const [args, input] of steps) {
       const r = await e.corral(args, input);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
   });
-  afterAll(async () => e?.close());
+  afterAll(async () => {
+    await e?.close();
+    await origin?.close();
+    if (originDir) fs.rmSync(originDir, { recursive: true, force: true });
+  });
+
+  it('curl inside the sandbox sends the sentinel over HTTPS; the bound origin receives the value', async () => {
+    // NO_PROXY covers the sandbox's own loopback; --noproxy '' sends this loopback URL to the gateway instead.
+    const url = `https://127.0.0.1:${origin.port}/user`;
+    const r = await e.corral([
+      'run',
+      'curler',
+      `bash: curl -sS --noproxy '' -H "Authorization: Bearer $LOCAL" ${url}`,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(origin.seen).toEqual([`Bearer ${VALUE}`]);
+    // the origin echoed it; the gateway redacted the echo before it reached the sandbox
+    expect(r.stdout).toContain('tool said: got Bearer [redacted]');
+    expect(r.stdout).not.toContain(VALUE);
+    // an agent without the grant is tunnelled (the origin's own certificate, which the sandbox does not trust)
+    const ungranted = await e.corral(['agent', 'set', 'curler', '--revoke', 'LOCAL']);
+    expect(ungranted.code, ungranted.stderr).toBe(0);
+    const again = await e.corral(['run', 'curler', `bash: curl -sS --noproxy '' ${url} 2>&1 | head -c 300`]);
+    expect(again.stdout).toMatch(/certificate|SSL/i);
+    expect(origin.seen).toHaveLength(1);
+  });
 
   it('init made a CA: key 0600 on the host, certificate public', () => {
     expect(fs.statSync(path.join(e.home, 'ca.key')).mode & 0o777).toBe(0o600);

@@ -42,7 +42,8 @@ export const e2eScript: Script = (req) => {
   return defaultScript(req);
 };
 
-export async function createE2e(): Promise<{
+/** `env` adds variables for every corral process, e.g. NODE_EXTRA_CA_CERTS for a test origin's CA. */
+export async function createE2e(opts: { env?: Record<string, string> } = {}): Promise<{
   home: string;
   modelUrl: string;
   requests: Awaited<ReturnType<typeof startModelServer>>['requests'];
@@ -57,7 +58,7 @@ export async function createE2e(): Promise<{
   const corral = (args: string[], input?: string): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, ...args], {
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CORRAL_HOME: home, HOME: home },
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CORRAL_HOME: home, HOME: home, ...opts.env },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -12,11 +12,10 @@ import { buildPolicy } from '../../policy/egress.ts';
 import { createSentinels } from '../credentials/sentinel.ts';
 import type { Harness } from '../test-harness.ts';
 import { startBridge, startHarness } from '../test-harness.ts';
-import forge from 'node-forge';
-import { loadOrCreateCa, nativeKeyPair, randomSerial } from './ca.ts';
-import type { CaFiles } from './ca.ts';
+import { loadOrCreateCa } from './ca.ts';
 import type { SecureContext } from 'node:tls';
 import { createLeafIssuer } from './leaf.ts';
+import { originCert } from './test-certs.ts';
 
 const hasCurl = spawnSync('curl', ['--version']).status === 0;
 const VALUE = 'ghp_REAL-tls-VALUE-9a8b';
@@ -40,21 +39,6 @@ async function startOrigin(make: (h: http.RequestListener) => http.Server): Prom
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');
   return { port: address.port, seen, close: () => new Promise((r) => server.close(() => r())) };
-}
-
-/** The origin's own certificate for 127.0.0.1, issued by the test CA (not the corral CA). */
-function originCert(ca: CaFiles): { key: string; cert: string } {
-  const keys = nativeKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = randomSerial();
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 24 * 60 * 60 * 1000);
-  cert.setSubject([{ name: 'commonName', value: 'test origin' }]);
-  cert.setIssuer(forge.pki.certificateFromPem(ca.certPem).subject.attributes);
-  cert.setExtensions([{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }]);
-  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
-  return { key: forge.pki.privateKeyToPem(keys.privateKey), cert: forge.pki.certificateToPem(cert) };
 }
 
 function curl(args: string[]): Promise<{ code: number; out: string }> {
