@@ -1,25 +1,48 @@
-// corral bench: latency of sandbox start and of a warm turn, as ratios to raw bwrap measured in the same run.
+// corral bench: latency of sandbox start and of a warm turn, as ratios to raw bwrap measured in the same run,
+// then the gateway's added latency and throughput against direct requests to a loopback origin.
 import type { Command } from 'commander';
+import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
+const PARTS = ['latency', 'gateway'] as const;
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program
     .command('bench')
     .description(
-      'measure sandbox start and warm-turn latency (local stand-in model; needs the repository checkout)',
+      'measure sandbox start, warm-turn and gateway latency (local stand-ins only; needs the repository checkout)',
     )
-    .option('-n, --iterations <n>', 'samples per measurement', String(DEFAULT_ITERATIONS))
+    .option('-n, --iterations <n>', 'samples per sandbox measurement', String(DEFAULT_ITERATIONS))
+    .option('--only <part>', `run one part: ${PARTS.join(' or ')}`)
     .option('--json', 'print JSON')
-    .action(async (opts: { iterations: string; json?: boolean }) => {
-      // The bench uses the stand-in model server from the test fixtures, so it loads only on demand.
-      const { runBench, formatBench } = await import('../../../bench/latency.ts');
+    .action(async (opts: { iterations: string; only?: string; json?: boolean }) => {
+      const only = PARTS.find((p) => p === opts.only);
+      if (opts.only !== undefined && only === undefined)
+        throw new CorralError(
+          'invalid_argument',
+          `unknown bench part '${opts.only}'`,
+          `use ${PARTS.join(' or ')}`,
+        );
       const started = Date.now();
-      const result = await runBench({
-        iterations: Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS),
-        progress: (msg) => ctx.err(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}…\n`),
-      });
-      ctx.out(opts.json === true ? JSON.stringify(result, null, 2) + '\n' : formatBench(result));
+      const progress = (msg: string): void =>
+        ctx.err(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}…\n`);
+      // The benches use stand-ins from the test fixtures, so they load only on demand.
+      let latency;
+      if (only !== 'gateway') {
+        const { runBench, formatBench } = await import('../../../bench/latency.ts');
+        const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
+        latency = await runBench({ iterations, progress });
+        if (opts.json !== true) ctx.out(formatBench(latency));
+      }
+      let gateway;
+      if (only !== 'latency') {
+        const { runGatewayBench } = await import('../../../bench/gateway.ts');
+        const { formatGatewayBench } = await import('../../../bench/gateway-summary.ts');
+        gateway = await runGatewayBench({ progress });
+        if (opts.json !== true) ctx.out(formatGatewayBench(gateway));
+      }
+      if (opts.json === true)
+        ctx.out(JSON.stringify({ ...latency, ...(gateway ? { gateway } : {}) }, null, 2) + '\n');
     });
 }
