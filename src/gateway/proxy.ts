@@ -48,8 +48,8 @@ export function handleProxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   req.pause();
   const path = url.pathname + url.search;
   // A host with a secret bound for this agent is forwarded by the credential path; elsewhere a sentinel is inert.
-  const bound = hasBoundSecret(ctx, target);
-  if (!bound) auditStraySentinels(ctx, target, req.headers, path);
+  const bound = hasBoundSecret(ctx, { ...target, tls: false });
+  if (!bound) auditStraySentinels(ctx, { ...target, tls: false }, req.headers, path);
   admitEgress(ctx, target).then(
     (admission) => {
       if (!admission.ok)
@@ -100,7 +100,7 @@ export function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: D
   admitEgress(ctx, target).then(
     (admission) => {
       // TLS to a host with a secret bound for this agent is terminated so the sentinel can be swapped.
-      if (admission.ok && hasBoundSecret(ctx, target))
+      if (admission.ok && hasBoundSecret(ctx, { ...target, tls: true }))
         return interceptTls(
           socket,
           { host: target.host, port: target.port, address: admission.address },

@@ -53,7 +53,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .description('set a secret from standard input; --host binds it to the hosts it may be sent to')
     .option(
       '--host <pattern>',
-      'host, *.host or host:port the value may be sent to (repeatable)',
+      'host, *.host or host:port the value may be sent to (repeatable; plain HTTP only with a port)',
       collect,
       [],
     )

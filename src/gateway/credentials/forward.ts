@@ -64,7 +64,7 @@ export function forwardWithCredentials(
   res: ServerResponse,
   t: ForwardTarget,
 ): void {
-  const swap = swapCredentials(ctx, t, req.headers, t.path);
+  const swap = swapCredentials(ctx, { ...t, tls: t.protocol === 'https:' }, req.headers, t.path);
   const scrub = (s: string): string => redactString(s, swap.values);
   const options = {
     host: t.address,

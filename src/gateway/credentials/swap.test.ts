@@ -46,7 +46,7 @@ describe('swapCredentials', () => {
   it('swaps the sentinel on a bound host for a granted agent, in every header, and audits the use', () => {
     const r = swapCredentials(
       w.ctx('alice'),
-      { host: 'api.github.test', port: 443 },
+      { host: 'api.github.test', port: 443, tls: true },
       { authorization: `token ${gh()}`, 'x-extra': [`a ${gh()}`, 'b'] },
       '/user',
     );
@@ -63,7 +63,7 @@ describe('swapCredentials', () => {
     const basic = `Basic ${Buffer.from(`x-access-token:${gh()}`).toString('base64')}`;
     const r = swapCredentials(
       w.ctx('alice'),
-      { host: 'raw.ghusercontent.test', port: 443 },
+      { host: 'raw.ghusercontent.test', port: 443, tls: true },
       { authorization: basic },
       '/',
     );
@@ -74,9 +74,9 @@ describe('swapCredentials', () => {
 
   it('leaves the sentinel inert on any other host or port, and audits sentinel_elsewhere', () => {
     for (const dest of [
-      { host: 'evil.test', port: 443 },
-      { host: 'api.github.test.evil.test', port: 443 },
-      { host: 'x.ghusercontent.test', port: 8443 },
+      { host: 'evil.test', port: 443, tls: true },
+      { host: 'api.github.test.evil.test', port: 443, tls: true },
+      { host: 'x.ghusercontent.test', port: 8443, tls: true },
     ]) {
       const r = swapCredentials(w.ctx('alice'), dest, { authorization: `Bearer ${gh()}` }, '/');
       expect(r.headers['authorization']).toBe(`Bearer ${gh()}`);
@@ -90,9 +90,25 @@ describe('swapCredentials', () => {
     ]);
   });
 
+  it('over plain HTTP only where the pattern names the port; a bare host means TLS only', () => {
+    const plain = { host: 'api.github.test', port: 80, tls: false };
+    const r = swapCredentials(w.ctx('alice'), plain, { authorization: gh() }, '/');
+    expect(r.headers['authorization']).toBe(gh());
+    expect(w.audit[0]?.detail?.['reason']).toBe('not bound to this host');
+    w.bindings.set('GH', { hosts: ['api.github.test:80'], header: null });
+    expect(
+      swapCredentials(w.ctx('alice'), plain, { authorization: gh() }, '/').headers['authorization'],
+    ).toBe('ghp_REAL_ONE');
+  });
+
   it('a granted but unbound secret is never sent anywhere', () => {
     const loose = w.sentinel('alice', 'LOOSE');
-    const r = swapCredentials(w.ctx('alice'), { host: 'api.github.test', port: 443 }, { 'x-k': loose }, '/');
+    const r = swapCredentials(
+      w.ctx('alice'),
+      { host: 'api.github.test', port: 443, tls: true },
+      { 'x-k': loose },
+      '/',
+    );
     expect(r.headers['x-k']).toBe(loose);
     expect(w.audit[0]?.action).toBe('secret.sentinel_elsewhere');
   });
@@ -100,12 +116,12 @@ describe('swapCredentials', () => {
   it("another agent's sentinel, or one without the grant, stays inert on the bound host", () => {
     const r = swapCredentials(
       w.ctx('bob'),
-      { host: 'api.github.test', port: 443 },
+      { host: 'api.github.test', port: 443, tls: true },
       { a: gh(), b: w.sentinel('bob', 'GH') },
       '/',
     );
     expect(r.headers).toEqual({ a: gh(), b: w.sentinel('bob', 'GH') });
-    expect(hasBoundSecret(w.ctx('bob'), { host: 'api.github.test', port: 443 })).toBe(false);
+    expect(hasBoundSecret(w.ctx('bob'), { host: 'api.github.test', port: 443, tls: true })).toBe(false);
     expect(w.audit.map((a) => [a.action, a.detail?.['reason']])).toEqual([
       ['secret.sentinel_elsewhere', 'not granted to this agent'],
     ]);
@@ -115,7 +131,7 @@ describe('swapCredentials', () => {
     w.grants.set('alice', ['NPM']);
     const r = swapCredentials(
       w.ctx('alice'),
-      { host: 'registry.npm.test', port: 443 },
+      { host: 'registry.npm.test', port: 443, tls: true },
       { authorization: 'Bearer forged' },
       '/',
     );
@@ -124,12 +140,12 @@ describe('swapCredentials', () => {
   });
 
   it('never replaces a sentinel in the URL, and audits it', () => {
-    swapCredentials(w.ctx('alice'), { host: 'api.github.test', port: 443 }, {}, `/?token=${gh()}`);
+    swapCredentials(w.ctx('alice'), { host: 'api.github.test', port: 443, tls: true }, {}, `/?token=${gh()}`);
     expect(w.audit[0]).toEqual(expect.objectContaining({ action: 'secret.sentinel_elsewhere' }));
   });
 
   it('revoking the grant or rotating the value applies to the very next request', () => {
-    const dest = { host: 'api.github.test', port: 443 };
+    const dest = { host: 'api.github.test', port: 443, tls: true };
     const send = () =>
       swapCredentials(w.ctx('alice'), dest, { authorization: gh() }, '/').headers['authorization'];
     expect(send()).toBe('ghp_REAL_ONE');

@@ -7,6 +7,8 @@ import type { GatewayDeps } from '../types.ts';
 export interface Destination {
   host: string;
   port: number;
+  /** whether the value would travel over TLS (CONNECT) rather than plain HTTP */
+  tls: boolean;
 }
 
 interface Candidate {
@@ -28,7 +30,10 @@ type Ctx = { agent: string; sandboxId: string; deps: GatewayDeps };
 function bound(hosts: readonly string[], dest: Destination): boolean {
   return hosts.some((h) => {
     const p = parseHostPattern(h);
-    return typeof p !== 'string' && matchesHost(p, dest.host, dest.port);
+    if (typeof p === 'string') return false;
+    // A value goes over plain HTTP only where the operator named that port; a bare host means TLS only.
+    if (!dest.tls && p.port === undefined) return false;
+    return matchesHost(p, dest.host, dest.port);
   });
 }
 
