@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadAgent } from '../config/agent-files.ts';
+import { AgentName } from '../config/names.ts';
 import type { HomePaths } from '../config/home.ts';
 import { buildPolicy } from '../policy/egress.ts';
 import type { EgressPolicy } from '../policy/egress.ts';
@@ -15,13 +16,14 @@ export function policyOf(agent: { egress: EgressPolicy['preset']; allow: readonl
 export function agentPolicyReader(home: HomePaths): (agent: string) => EgressPolicy {
   const cache = new Map<string, { key: string; policy: EgressPolicy }>();
   return (agent) => {
-    // lstat: the cache key; loadAgent itself refuses symlinks and re-validates the name.
-    const st = fs.lstatSync(path.join(home.agentsDir, `${path.basename(agent)}.yaml`), { bigint: true });
+    const name = AgentName.parse(agent); // the socket's agent, but never a path trick
+    // lstat: the cache key only; loadAgent refuses a symlink itself.
+    const st = fs.lstatSync(path.join(home.agentsDir, `${name}.yaml`), { bigint: true });
     const key = `${st.ino}:${st.size}:${st.mtimeNs}`;
-    const hit = cache.get(agent);
+    const hit = cache.get(name);
     if (hit?.key === key) return hit.policy;
-    const policy = policyOf(loadAgent(home, agent));
-    cache.set(agent, { key, policy });
+    const policy = policyOf(loadAgent(home, name));
+    cache.set(name, { key, policy });
     return policy;
   };
 }
