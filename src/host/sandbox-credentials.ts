@@ -13,7 +13,13 @@ export interface SandboxCredentials {
   hostBundle?: string;
 }
 
-/** NAME=sentinel for each grant; names the runtime itself sets (PATH, HOME, proxies…) are never overridden. */
+/** Names that would change how the runtime itself starts (a sentinel there would break it, not leak anything). */
+const STARTUP_VARIABLES = /^(LD_.*|NODE_OPTIONS)$/;
+
+/**
+ * NAME=sentinel for each grant; names the runtime itself sets (PATH, HOME, proxies…) and loader or Node
+ * start-up variables are never set.
+ */
 export function sentinelEnv(
   creds: SandboxCredentials,
   agent: string,
@@ -21,7 +27,8 @@ export function sentinelEnv(
   reserved: Record<string, string>,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const name of grants) if (!(name in reserved)) env[name] = creds.sentinel(agent, name);
+  for (const name of grants)
+    if (!(name in reserved) && !STARTUP_VARIABLES.test(name)) env[name] = creds.sentinel(agent, name);
   return env;
 }
 
