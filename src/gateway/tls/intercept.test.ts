@@ -137,6 +137,28 @@ describe.skipIf(!hasCurl)('TLS termination for bound hosts (real curl)', () => {
     expect(JSON.stringify(h.audit) + h.logs.join('')).not.toContain(VALUE);
   });
 
+  it('keeps one intercepted connection for several requests, swapping on each', async () => {
+    const before = bound.seen.length;
+    const intercepts = h.audit.filter((a) => a.action === 'egress.intercept').length;
+    const url = `https://127.0.0.1:${bound.port}/`;
+    const r = await curl([
+      '--proxy',
+      `http://127.0.0.1:${bridge.port}`,
+      '--cacert',
+      files.corralCa,
+      '-H',
+      `Authorization: Bearer ${gh()}`,
+      url,
+      url,
+    ]);
+    expect(r.out).toBe('got Bearer [redacted] -\n'.repeat(2));
+    expect(bound.seen.slice(before).map((s) => s.authorization)).toEqual([
+      `Bearer ${VALUE}`,
+      `Bearer ${VALUE}`,
+    ]);
+    expect(h.audit.filter((a) => a.action === 'egress.intercept').length).toBe(intercepts + 1);
+  });
+
   it('tunnels an allowed host with nothing bound untouched: it receives the sentinel, never the value', async () => {
     const r = await viaGateway(
       files.testCa,
