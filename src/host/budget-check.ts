@@ -25,8 +25,9 @@ export function createBudgetCheck(deps: {
       if (budget === undefined) return BUDGET_OK;
       const now = clock();
       const prices = pricesIn(home.configFile);
+      // per-day sums: the cost of a check does not grow with the number of calls made today
       const spentSince = (start: Date) =>
-        spendOf(deps.store.usageTotals({ agent, since: start.toISOString() }), prices);
+        spendOf(deps.store.dailyUsageTotals({ agent, sinceDay: start.toISOString().slice(0, 10) }), prices);
       const day = spentSince(utcDayStart(now));
       const month = budget.usdPerMonth === undefined ? day : spentSince(utcMonthStart(now));
       return judgeBudget(agent, budget, { day, month });

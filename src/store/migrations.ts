@@ -138,6 +138,30 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Per-day sums kept as usage is recorded, so a budget check reads a few rows per model, not every call
+    // of the day; backfilled from the calls already stored. Days are UTC, as created_at is.
+    id: 5,
+    name: '0005_usage_daily',
+    sql: `
+      CREATE TABLE usage_daily (
+        agent TEXT NOT NULL REFERENCES agents(name) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        PRIMARY KEY (agent, day, provider, model)
+      );
+      INSERT INTO usage_daily
+        SELECT agent, substr(created_at, 1, 10), provider, model, COUNT(*), SUM(input_tokens),
+          SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens)
+        FROM usage GROUP BY agent, substr(created_at, 1, 10), provider, model;
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

@@ -46,6 +46,23 @@ export function prepareStatements(db: Database.Database) {
          @provider, @model, @inputTokens, @outputTokens, @cacheReadTokens, @cacheWriteTokens, @createdAt)`,
     ),
     listUsage: p('SELECT * FROM usage WHERE (@agent IS NULL OR agent = @agent) ORDER BY id'),
+    addUsageDaily: p(
+      `INSERT INTO usage_daily (agent, day, provider, model, calls, input_tokens, output_tokens,
+         cache_read_tokens, cache_write_tokens)
+       VALUES (@agent, @day, @provider, @model, 1, @inputTokens, @outputTokens, @cacheReadTokens, @cacheWriteTokens)
+       ON CONFLICT (agent, day, provider, model) DO UPDATE SET calls = calls + 1,
+         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+         cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+         cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens`,
+    ),
+    dailyUsageTotals: p(
+      `SELECT agent, provider, model, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens,
+         SUM(output_tokens) AS output_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
+         SUM(cache_write_tokens) AS cache_write_tokens
+       FROM usage_daily
+       WHERE agent = @agent AND day >= @sinceDay
+       GROUP BY agent, provider, model ORDER BY agent, provider, model`,
+    ),
     // ISO-8601 UTC timestamps of one format compare correctly as text.
     usageTotals: p(
       `SELECT agent, provider, model, COUNT(*) AS calls, SUM(input_tokens) AS input_tokens,

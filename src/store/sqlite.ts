@@ -51,6 +51,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     for (const m of messages) q.insertTranscript.run(sessionId, seq++, JSON.stringify(m));
   });
 
+  // The call and its day's sums together, so the two never disagree.
+  const recordUsage = db.transaction(
+    (params: Record<string, string | number | null> & { createdAt: string }) => {
+      q.insertUsage.run(params);
+      q.addUsageDaily.run({ ...params, day: params.createdAt.slice(0, 10) });
+    },
+  );
+
   const appendAudit = db.transaction((e: Parameters<Store['appendAudit']>[0]): AuditEntry => {
     const head = rows.parseRow(AuditHead, q.lastAudit.get(), 'audit');
     const canonicalDetail = canonicalJson(e.detail ?? {});
@@ -164,7 +172,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       const usage = Usage.parse(u.usage);
       const { agent, runId, provider, model } = u;
       const params = { agent, sessionId: u.sessionId ?? null, runId, provider, model, ...usage };
-      onConstraint(() => q.insertUsage.run({ ...params, createdAt: now() }), {
+      onConstraint(() => recordUsage({ ...params, createdAt: now() }), {
         fk: () => notFound('agent or run', `${u.agent}/${u.runId ?? '-'}`),
       });
     },
@@ -174,6 +182,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       q.usageTotals
         .all({ agent: w.agent ?? null, since: w.since ?? null, until: w.until ?? null })
         .map((r) => rows.parseRow(rows.UsageTotalDb, r, 'usage')),
+    dailyUsageTotals: (w) =>
+      q.dailyUsageTotals.all(w).map((r) => rows.parseRow(rows.UsageTotalDb, r, 'usage_daily')),
 
     putSecret(name, value) {
       q.upsertSecret.run({ name, ...box.seal(name, value), now: now() });

@@ -138,6 +138,8 @@ export interface Store {
   listUsage(agent?: string): UsageRow[];
   /** Totals grouped by agent, provider and model, ordered by those three. */
   usageTotals(q?: UsageQuery): UsageTotal[];
+  /** One agent's totals from a UTC day (YYYY-MM-DD) on, from per-day sums: cheap enough for every model call. */
+  dailyUsageTotals(q: { agent: string; sinceDay: string }): UsageTotal[];
 
   /** Secret values are stored encrypted; the store never returns them in listings. */
   putSecret(name: string, value: string): void;

@@ -1,9 +1,10 @@
-// 0003_usage_sessions_and_time on a database that already holds usage: rows gain the session of their run.
+// Usage migrations on a database that already holds usage: 0003 gives rows the session of their run, 0005
+// backfills the per-day sums.
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyMigrations, MIGRATIONS } from './migrations.ts';
 
-describe('migration 0003_usage_sessions_and_time', () => {
+describe('usage migrations 0003 and 0005', () => {
   const now = () => '2024-01-01T00:00:00.000Z';
   let db: Database.Database;
   beforeEach(() => {
@@ -29,5 +30,8 @@ describe('migration 0003_usage_sessions_and_time', () => {
       { run_id: 'r1', session_id: 's1' },
       { run_id: null, session_id: null },
     ]);
+    // 0005_usage_daily: the day's sums, backfilled from the same rows
+    const daily = db.prepare('SELECT day, calls, input_tokens, output_tokens FROM usage_daily').all();
+    expect(daily).toEqual([{ day: 't', calls: 2, input_tokens: 3, output_tokens: 3 }]);
   });
 });

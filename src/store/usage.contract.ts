@@ -67,6 +67,20 @@ export function runUsageContract(name: string, makeStore: StoreFactory): void {
       expect(store.usageTotals({ since: at(26 * HOUR) })).toEqual([]);
     });
 
+    it('keeps per-day sums that agree with the calls for day-aligned windows', () => {
+      populate();
+      for (const day of ['2026-10-31', '2026-11-01', '2026-11-02', '2026-11-03'])
+        for (const agent of ['a', 'b', 'nobody'])
+          expect(store.dailyUsageTotals({ agent, sinceDay: day }), `${agent} ${day}`).toEqual(
+            store.usageTotals({ agent, since: `${day}T00:00:00.000Z` }),
+          );
+      expect(store.dailyUsageTotals({ agent: 'a', sinceDay: '2026-11-02' })).toEqual([
+        { agent: 'a', provider: 'anthropic', model: 'opus', calls: 1, usage: u(1, 1) },
+      ]);
+      store.deleteAgent('a');
+      expect(store.dailyUsageTotals({ agent: 'a', sinceDay: '2026-11-01' })).toEqual([]);
+    });
+
     it('books usage on the session of its run, or on the session named', () => {
       store.ensureAgent('a');
       const s1 = store.openSession('a', 'one');
