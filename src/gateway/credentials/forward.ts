@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream';
 import { downstreamResponseHeaders } from '../headers.ts';
 import { redactString, redactingStream } from '../redact.ts';
 import type { GatewayDeps } from '../types.ts';
-import { bodyDecoder, UPSTREAM_CONNECT_TIMEOUT_MS, UPSTREAM_IDLE_TIMEOUT_MS } from '../upstream.ts';
+import { EGRESS_CONNECT_TIMEOUT_MS, EGRESS_IDLE_TIMEOUT_MS } from '../egress.ts';
+import { bodyDecoder } from '../upstream.ts';
 import { swapCredentials } from './swap.ts';
 
 export interface ForwardTarget {
@@ -66,6 +67,8 @@ export function forwardWithCredentials(
 ): void {
   const swap = swapCredentials(ctx, { ...t, tls: t.protocol === 'https:' }, req.headers, t.path);
   const scrub = (s: string): string => redactString(s, swap.values);
+  // The same limits as any other egress: this is egress, with a credential on it.
+  const timeouts = ctx.deps.egress?.timeouts;
   const options = {
     host: t.address,
     port: t.port,
@@ -73,7 +76,7 @@ export function forwardWithCredentials(
     path: t.path,
     headers: upstreamHeaders(swap.headers, t),
     agent: false,
-    timeout: UPSTREAM_IDLE_TIMEOUT_MS,
+    timeout: timeouts?.idleMs ?? EGRESS_IDLE_TIMEOUT_MS,
   };
   const upReq =
     t.protocol === 'https:'
@@ -86,7 +89,7 @@ export function forwardWithCredentials(
       : http.request(options);
   const connectTimer = setTimeout(
     () => upReq.destroy(new Error('connect timeout')),
-    UPSTREAM_CONNECT_TIMEOUT_MS,
+    timeouts?.connectMs ?? EGRESS_CONNECT_TIMEOUT_MS,
   );
   upReq.once('socket', (s) =>
     s.once(t.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer)),
