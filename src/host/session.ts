@@ -92,7 +92,7 @@ export class AgentSession {
     };
     try {
       const provider = resolveProvider(loadConfig(home), agent.model);
-      if (store.readSecret(provider.keySecret) === undefined) {
+      if (!store.listSecrets().some((s) => s.name === provider.keySecret)) {
         throw new CorralError(
           'secret_missing',
           `secret ${provider.keySecret} (the key for provider '${provider.name}') is not set`,
@@ -149,7 +149,13 @@ export class AgentSession {
       });
       return { messageId: message.id, runId: run.id, text: outcome.text, stopReason: outcome.stopReason };
     } catch (err) {
-      if (err instanceof CorralError && err.code === 'sandbox_died') await this.dropSandbox();
+      // a dead or unresponsive sandbox is replaced on the next message; the conversation lives in the store
+      if (
+        err instanceof CorralError &&
+        (err.code === 'sandbox_died' || err.code === 'sandbox_unresponsive')
+      ) {
+        await this.dropSandbox();
+      }
       return fail(err);
     }
   }

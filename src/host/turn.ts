@@ -2,6 +2,7 @@
 import type { RuntimeFrame, TurnEndFrame, TurnErrorFrame, TurnFrame } from '../protocol/frames.ts';
 import type { ControlChannel } from './control.ts';
 import { exitError } from './control.ts';
+import { CorralError } from '../util/errors.ts';
 
 export type TurnEvent = Extract<RuntimeFrame, { type: 'text' | 'tool_call' | 'tool_result' | 'usage' }>;
 export type TurnOutcome = TurnEndFrame | TurnErrorFrame;
@@ -41,12 +42,13 @@ export function runTurn(
       channel.send({ type: 'cancel', turnId: frame.turnId });
       graceTimer = setTimeout(() => {
         cleanup();
-        resolve({
-          type: 'turn_error',
-          turnId: frame.turnId,
-          code: 'internal',
-          message: 'cancelled; the runtime did not stop in time',
-        });
+        // A runtime that ignores a cancel cannot be trusted with the next turn: the session replaces it.
+        reject(
+          new CorralError(
+            'sandbox_unresponsive',
+            `the runtime did not stop within ${CANCEL_GRACE_MS} ms of a cancel`,
+          ),
+        );
       }, CANCEL_GRACE_MS);
     };
     if (opts.signal?.aborted === true) {
