@@ -1,5 +1,6 @@
 // Wires credentials from $CORRAL_HOME: sentinels keyed from secret.key, the per-install CA, and the grants
 // and bindings the gateway reads per request (agent files and the store), failing closed on a broken file.
+import path from 'node:path';
 import { loadAgent } from '../config/agent-files.ts';
 import type { HomePaths } from '../config/home.ts';
 import { createSentinels } from '../gateway/credentials/sentinel.ts';
@@ -9,6 +10,7 @@ import { createLeafIssuer } from '../gateway/tls/leaf.ts';
 import type { LeafIssuer } from '../gateway/tls/leaf.ts';
 import { loadOrCreateKey } from '../store/secret-box.ts';
 import type { Store } from '../store/types.ts';
+import { readWhenChanged } from './file-cache.ts';
 import type { SandboxCredentials } from './sandbox-credentials.ts';
 
 export function sandboxCredentials(home: HomePaths): SandboxCredentials & { caKeyPem: string } {
@@ -27,10 +29,12 @@ export function gatewayCredentials(
 ): CredentialDeps {
   // Built on first interception: a host that never intercepts never pays for the leaf key.
   let issuer: LeafIssuer | undefined;
+  // asked several times per proxied request: parse the agent file only when it changed (a revoke still applies next)
+  const grantsIn = readWhenChanged((file) => loadAgent(home, path.basename(file, '.yaml')).grants);
   return {
     grants: (agent) => {
       try {
-        return loadAgent(home, agent).grants;
+        return grantsIn(path.join(home.agentsDir, `${path.basename(agent)}.yaml`));
       } catch {
         return []; // an unreadable agent file grants nothing
       }
