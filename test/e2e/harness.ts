@@ -43,7 +43,12 @@ export const e2eScript: Script = (req) => {
 };
 
 /** `env` adds variables for every corral process, e.g. NODE_EXTRA_CA_CERTS for a test origin's CA. */
-export async function createE2e(opts: { env?: Record<string, string> } = {}): Promise<{
+export async function createE2e(
+  opts: {
+    env?: Record<string, string>;
+    /** run every corral command as this uid (via setpriv) */ asUid?: number;
+  } = {},
+): Promise<{
   home: string;
   modelUrl: string;
   requests: Awaited<ReturnType<typeof startModelServer>>['requests'];
@@ -54,10 +59,30 @@ export async function createE2e(opts: { env?: Record<string, string> } = {}): Pr
   close: () => Promise<void>;
 }> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-e2e-'));
+  const uid = opts.asUid;
+  if (uid !== undefined) fs.chownSync(home, uid, uid);
+  const argv = (args: string[]): [string, string[]] =>
+    uid === undefined
+      ? [process.execPath, [BIN, ...args]]
+      : [
+          'setpriv',
+          [
+            '--reuid',
+            String(uid),
+            '--regid',
+            String(uid),
+            '--clear-groups',
+            '--',
+            process.execPath,
+            BIN,
+            ...args,
+          ],
+        ];
   const server = await startModelServer({ script: e2eScript });
   const corral = (args: string[], input?: string): Promise<CliResult> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
+      const [cmd, cmdArgs] = argv(args);
+      const child = spawn(cmd, cmdArgs, {
         env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CORRAL_HOME: home, HOME: home, ...opts.env },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
