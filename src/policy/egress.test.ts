@@ -51,6 +51,8 @@ describe('decideEgress', () => {
     expect(decideEgress(p, get('api.example.com', '/v2/items')).allow).toBe(false);
     expect(decideEgress(p, req('api.example.com', 80, 'POST', '/upload/a/b'))).toMatchObject({ allow: true });
     expect(decideEgress(p, req('api.example.com', 80, 'DELETE', '/v1/items')).allow).toBe(false);
+    expect(decideEgress(p, get('api.example.com', '/v1/..%2Fadmin')).allow).toBe(false);
+    expect(decideEgress(p, get('api.example.com', '/v1/..%5cadmin')).allow).toBe(false);
     expect(decideEgress(p, req('api.example.com'))).toEqual({
       allow: false,
       reason:

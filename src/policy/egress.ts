@@ -84,7 +84,9 @@ function ruleMatches(rule: EgressRule, host: { name: string } | { ip: string }, 
   // An HTTP-level rule cannot see inside a CONNECT tunnel, so it never allows one.
   if (req.method === 'CONNECT') return false;
   if (rule.method !== undefined && rule.method !== req.method) return false;
-  return rule.path === undefined || globMatches(rule.path, req.path);
+  if (rule.path === undefined) return true;
+  // An encoded slash or backslash may be decoded by the origin into a path the glob never saw: no match.
+  return !/%(2f|5c)/i.test(req.path) && globMatches(rule.path, req.path);
 }
 
 function presetAllows(preset: EgressPreset, host: { name: string } | { ip: string }, port: number): boolean {
