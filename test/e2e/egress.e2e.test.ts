@@ -53,6 +53,14 @@ describe.skipIf(!hasBwrap || !canCreateNetns)('egress through the gateway (bwrap
     expect(origin.seen).not.toContain('GET /other');
   });
 
+  it('passes a redirect to a denied port back to curl, whose next request is judged anew', async () => {
+    const r = await curl('ns', `-L http://${rule}/redirect-to/${OTHER_PORT}`);
+    expect(r.stdout).toContain(`egress to ${origin.address}:${OTHER_PORT} denied`);
+    expect(r.stdout).toContain('status=403');
+    expect(origin.seen).toContain(`GET /redirect-to/${OTHER_PORT}`);
+    expect(origin.seen).not.toContain('GET /landed');
+  });
+
   it('denies private and loopback addresses even under the web preset, in every spelling', async () => {
     const before = origin.seen.length;
     const r = await e.corral([

@@ -34,7 +34,7 @@ function freeSubnet(): number {
   }
 }
 
-/** Answers every request with `NETNS-ORIGIN method url` and logs the request line to stdout. */
+/** Answers `NETNS-ORIGIN method url` (or, for /redirect-to/PORT, a 302 to that port) and logs each request line. */
 const SERVER = `
 const http = require('node:http');
 const [address, ...ports] = process.argv.slice(1);
@@ -42,6 +42,8 @@ let pending = ports.length;
 for (const port of ports) {
   http.createServer((req, res) => {
     console.log('REQ ' + req.method + ' ' + req.url);
+    const to = /^\\/redirect-to\\/(\\d+)$/.exec(req.url);
+    if (to) return res.writeHead(302, { location: 'http://' + address + ':' + to[1] + '/landed' }).end();
     res.end('NETNS-ORIGIN ' + req.method + ' ' + req.url + '\\n');
   }).listen(Number(port), address, () => { if (--pending === 0) console.log('READY'); });
 }`;
