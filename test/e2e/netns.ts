@@ -34,21 +34,35 @@ function freeSubnet(): number {
   }
 }
 
-/** Answers `NETNS-ORIGIN method url` (or, for /redirect-to/PORT, a 302 to that port) and logs each request line. */
+/**
+ * Answers `NETNS-ORIGIN method url` (or, for /redirect-to/PORT, a 302 to that port; for /static/…, a file of
+ * STATIC_DIR, e.g. a git repository served over git's dumb HTTP protocol) and logs each request line.
+ */
 const SERVER = `
 const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
 const [address, ...ports] = process.argv.slice(1);
+const dir = process.env.STATIC_DIR;
 let pending = ports.length;
 for (const port of ports) {
   http.createServer((req, res) => {
     console.log('REQ ' + req.method + ' ' + req.url);
+    if (dir && req.url.startsWith('/static/')) {
+      const file = path.join(dir, decodeURIComponent(req.url.slice(8).split('?')[0]));
+      if (!file.startsWith(dir + '/')) return res.writeHead(403).end();
+      return fs.readFile(file, (err, data) => (err ? res.writeHead(404).end() : res.end(data)));
+    }
     const to = /^\\/redirect-to\\/(\\d+)$/.exec(req.url);
     if (to) return res.writeHead(302, { location: 'http://' + address + ':' + to[1] + '/landed' }).end();
     res.end('NETNS-ORIGIN ' + req.method + ' ' + req.url + '\\n');
   }).listen(Number(port), address, () => { if (--pending === 0) console.log('READY'); });
 }`;
 
-export async function startNetnsOrigin(ports: number[]): Promise<NetnsOrigin> {
+export async function startNetnsOrigin(
+  ports: number[],
+  opts: { staticDir?: string } = {},
+): Promise<NetnsOrigin> {
   const id = crypto.randomBytes(3).toString('hex');
   const ns = `corral-t-${id}`;
   const [hostSide, nsSide] = [`ct${id}h`, `ct${id}n`];
@@ -70,16 +84,16 @@ export async function startNetnsOrigin(ports: number[]): Promise<NetnsOrigin> {
     ip(['-n', ns, 'link', 'set', nsSide, 'up']);
     ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     const seen: string[] = [];
-    const child = spawn('ip', [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      '-e',
-      SERVER,
-      address,
-      ...ports.map(String),
-    ]);
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns, process.execPath, '-e', SERVER, address, ...ports.map(String)],
+      {
+        env: {
+          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+          ...(opts.staticDir ? { STATIC_DIR: opts.staticDir } : {}),
+        },
+      },
+    );
     server = child;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
