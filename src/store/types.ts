@@ -1,4 +1,5 @@
 // The persistence port. The host is its only writer; SQLite implements it today, Postgres later.
+import type { ChainRecord } from '../audit/chain.ts';
 import type { ChatMessage, Usage } from '../protocol/transcript.ts';
 
 export type MessageStatus = 'received' | 'running' | 'done' | 'failed';
@@ -83,16 +84,8 @@ export interface SecretBinding {
   header: string | null;
   updatedAt: string;
 }
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  subject: string;
-  detail: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+/** One audit row: the chained fields and their hashes (see src/audit/chain.ts). */
+export type AuditEntry = ChainRecord;
 
 export interface Store {
   close(): void;
