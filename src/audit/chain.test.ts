@@ -1,7 +1,7 @@
 // Tests for the audit hash chain: canonical JSON, the pinned hash format, and tamper detection.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, checkLink, GENESIS, hashEntry, verifyChain } from './chain.ts';
+import { canonicalJson, checkLink, GENESIS, hashCanonicalEntry, hashEntry, verifyChain } from './chain.ts';
 import type { ChainFields, ChainRecord, ChainVerdict } from './chain.ts';
 
 /** The broken verdict's details; fails the test when the chain verified. */
@@ -93,6 +93,23 @@ describe('hashEntry', () => {
     expect(hashEntry(GENESIS, { ...base, action: 'y' })).not.toBe(h);
     expect(hashEntry(GENESIS, { ...base, subject: 't' })).not.toBe(h);
     expect(hashEntry(GENESIS, { ...base, detail: { k: 1 } })).not.toBe(h);
+  });
+});
+
+describe('hashCanonicalEntry', () => {
+  it('gives exactly hashEntry for the canonical form of the detail', () => {
+    const details = [{}, { n: 1 }, { z: 'é\u2028"', a: [{ y: 1, x: null }], big: 1e21, neg: -0 }];
+    for (const detail of details) {
+      const fields = {
+        seq: 42,
+        at: '2024-01-01T00:00:00.000Z',
+        actor: 'agent:a"b',
+        action: 'egress.allow',
+        subject: 'ü:1',
+      };
+      const expected = hashEntry(GENESIS, { ...fields, detail });
+      expect(hashCanonicalEntry(GENESIS, fields, canonicalJson(detail))).toBe(expected);
+    }
   });
 });
 

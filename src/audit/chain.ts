@@ -51,6 +51,22 @@ export function hashEntry(prevHash: string, fields: ChainFields): string {
 }
 
 /**
+ * hashEntry for a detail already in canonicalJson form: the same payload, with the detail spliced in rather
+ * than encoded again (canonicalJson is stable under a round trip, and the other fields are plain JSON values).
+ */
+export function hashCanonicalEntry(
+  prevHash: string,
+  fields: Omit<ChainFields, 'detail'>,
+  canonicalDetail: string,
+): string {
+  const { seq, at, actor, action, subject } = fields;
+  const j = (v: string | number): string => JSON.stringify(v);
+  // The keys in canonicalJson's order (sorted by UTF-16 code unit).
+  const payload = `{"action":${j(action)},"actor":${j(actor)},"at":${j(at)},"detail":${canonicalDetail},"prevHash":${j(prevHash)},"seq":${j(seq)},"subject":${j(subject)}}`;
+  return createHash('sha256').update(payload, 'utf8').digest('hex');
+}
+
+/**
  * Checks one link: `prev` is the entry before `record` (null for the first one).
  * Returns why the link is broken, or null when it holds.
  */

@@ -1,5 +1,6 @@
 // Admission of one egress request: the agent's policy (read now), decideEgress, then one resolution and the
 // SSRF guard; every outcome is audited, and an allowed request leaves with the exact address that was checked.
+import type { Agent } from 'node:http';
 import { decideEgress } from '../policy/egress.ts';
 import type { EgressPolicy, EgressRequest } from '../policy/egress.ts';
 import { checkDestination, hostAddresses, systemResolver } from '../policy/destination.ts';
@@ -12,6 +13,8 @@ export interface EgressContext {
   agent: string;
   sandboxId: string;
   deps: GatewayDeps;
+  /** This endpoint's keep-alive pool for forwarded plain HTTP; without one, each request connects anew. */
+  pool?: Agent;
 }
 
 export type Admission =

@@ -52,13 +52,18 @@ export function forwardHttp(
     path: target.url.pathname + target.url.search,
     headers: forwardRequestHeaders(req.headers, target.url.host),
     setHost: false,
-    agent: false,
+    // Pooled by the pinned address itself (never by name), so reuse cannot reach an unchecked address.
+    agent: ctx.pool ?? false,
   });
   const connectTimer = setTimeout(
     () => upReq.destroy(Object.assign(new Error(CONNECT_TIMEOUT), { code: CONNECT_TIMEOUT })),
     timeouts?.connectMs ?? EGRESS_CONNECT_TIMEOUT_MS,
   );
-  upReq.once('socket', (s) => s.once('connect', () => clearTimeout(connectTimer)));
+  upReq.once('socket', (s) => {
+    // A pooled keep-alive socket is already connected.
+    if (!s.connecting) clearTimeout(connectTimer);
+    else s.once('connect', () => clearTimeout(connectTimer));
+  });
   upReq.once('close', () => clearTimeout(connectTimer));
   upReq.setTimeout(timeouts?.idleMs ?? EGRESS_IDLE_TIMEOUT_MS, () =>
     upReq.destroy(Object.assign(new Error(IDLE_TIMEOUT), { code: IDLE_TIMEOUT })),

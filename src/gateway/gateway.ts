@@ -1,13 +1,14 @@
 // createGateway: one HTTP server per sandbox, each on its own Unix socket; the socket is the sandbox's identity,
 // so the agent is fixed at attach time and nothing in a request can claim another.
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Agent, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CorralError, errorMessage } from '../util/errors.ts';
 import { forwardModelCall, resolveModelRoute } from './model-route.ts';
 import { handleConnect, handleProxyRequest, handleStrayRequest } from './proxy.ts';
 import { checkSocketPath, removeSocket, restrictSocket } from './socket-file.ts';
 import type { AttachOptions, Gateway, GatewayDeps, GatewayEndpoint } from './types.ts';
+import { createUpstreamPool } from './upstream-pool.ts';
 import { UPSTREAM_IDLE_TIMEOUT_MS } from './upstream.ts';
 
 /** Request line plus headers; model calls need a few KiB at most. */
@@ -27,6 +28,7 @@ interface EndpointContext {
   agent: string;
   sandboxId: string;
   deps: GatewayDeps;
+  pool: Agent;
 }
 
 function dispatch(ctx: EndpointContext, req: IncomingMessage, res: ServerResponse): void {
@@ -87,10 +89,11 @@ function listen(server: Server, socketPath: string): Promise<void> {
   });
 }
 
-function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
+function closeServer(server: Server, sockets: Set<Socket>, pool: Agent): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     for (const socket of sockets) socket.destroy();
+    pool.destroy();
   });
 }
 
@@ -101,7 +104,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
   async function attach(opts: AttachOptions): Promise<GatewayEndpoint> {
     if (closed) throw new CorralError('gateway_closed', 'the gateway is closed');
     await checkSocketPath(opts.socketPath);
-    const ctx: EndpointContext = { agent: opts.agent, sandboxId: opts.sandboxId, deps };
+    const ctx: EndpointContext = {
+      agent: opts.agent,
+      sandboxId: opts.sandboxId,
+      deps,
+      pool: createUpstreamPool(),
+    };
     const { server, sockets } = createEndpointServer(ctx);
     server.on('error', (err) =>
       deps.log.error('gateway endpoint error', { agent: opts.agent, error: err.message }),
@@ -122,7 +130,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await restrictSocket(opts.socketPath, opts.owner);
       if (closed) throw new CorralError('gateway_closed', 'the gateway closed while attaching');
     } catch (err) {
-      await closeServer(server, sockets);
+      await closeServer(server, sockets, ctx.pool);
       await removeSocket(opts.socketPath);
       throw err;
     }
@@ -133,7 +141,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       close: () => {
         closing ??= (async () => {
           endpoints.delete(endpoint);
-          await closeServer(server, sockets);
+          await closeServer(server, sockets, ctx.pool);
           await removeSocket(opts.socketPath);
         })();
         return closing;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { canonicalJson, checkLink, GENESIS, hashEntry } from '../audit/chain.ts';
+import { canonicalJson, checkLink, GENESIS, hashCanonicalEntry } from '../audit/chain.ts';
 import type { ChainRecord } from '../audit/chain.ts';
 import { ChatMessage, Usage } from '../protocol/transcript.ts';
 import { CorralError } from '../util/errors.ts';
@@ -72,7 +72,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       subject: e.subject,
     };
     const prevHash = head?.hash ?? GENESIS;
-    const hash = hashEntry(prevHash, { ...fields, detail });
+    const hash = hashCanonicalEntry(prevHash, fields, canonicalDetail);
     q.insertAudit.run({ ...fields, detail: canonicalDetail, prevHash, hash });
     return { ...fields, detail, prevHash, hash };
   });
