@@ -1,31 +1,13 @@
 // Forwarded plain HTTP streams both ways, keeps the client connection alive, and never follows a redirect.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildPolicy } from '../policy/egress.ts';
-import type { EgressPolicy } from '../policy/egress.ts';
-import type { Origin } from './egress-test-origin.ts';
-import { rawOn, resolve, startOrigin } from './egress-test-origin.ts';
-import type { Harness } from './test-harness.ts';
-import { request, startHarness, unusedLoopbackPort } from './test-harness.ts';
+import { startOrigin } from './egress-test-origin.ts';
+import { request, unusedLoopbackPort } from './test-harness.ts';
+import { h, origin, raw, replaceOrigin, setPolicy, useEgressFixture } from './egress-fixture.ts';
 
-let h: Harness;
-let origin: Origin;
-let policy: EgressPolicy;
-beforeEach(async () => {
-  origin = await startOrigin();
-  policy = buildPolicy('none', [`127.0.0.1:${origin.port}`]);
-  h = await startHarness({
-    egress: { policy: () => policy, resolve, timeouts: { connectMs: 500, idleMs: 1_000 } },
-    timeouts: { headersMs: 300, requestMs: 2_000 },
-  });
-});
-afterEach(async () => {
-  await h.close();
-  await origin.close();
-});
-const raw = (bytes: string | Buffer[], waitMs?: number): Promise<string> =>
-  rawOn(h.endpoint.socketPath, bytes, waitMs);
+useEgressFixture();
 
 describe('plain HTTP streaming and connections', () => {
   it('streams a large POST body both ways without holding it whole', async () => {
@@ -70,7 +52,7 @@ describe('plain HTTP streaming and connections', () => {
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
     const address = slow.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
-    policy = buildPolicy('none', [`127.0.0.1:${port}`]);
+    setPolicy(buildPolicy('none', [`127.0.0.1:${port}`]));
     const arrivals = await new Promise<[string, number][]>((resolve, reject) => {
       const got: [string, number][] = [];
       const started = Date.now();
@@ -101,9 +83,8 @@ describe('plain HTTP streaming and connections', () => {
 
   it('passes a redirect back without following it', async () => {
     const target = await startOrigin();
-    await origin.close();
-    origin = await startOrigin(`http://127.0.0.1:${target.port}/secret`);
-    policy = buildPolicy('none', [`127.0.0.1:${origin.port}`]);
+    await replaceOrigin(await startOrigin(`http://127.0.0.1:${target.port}/secret`));
+    setPolicy(buildPolicy('none', [`127.0.0.1:${origin.port}`]));
     const res = await request(h.endpoint.socketPath, {
       method: 'GET',
       path: `http://127.0.0.1:${origin.port}/redirect`,

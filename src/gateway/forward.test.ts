@@ -1,29 +1,13 @@
 // Allowed plain-HTTP egress through a real gateway to loopback origins reached only through explicit IP:port
 // rules: the checked address, hop-by-hop headers, denials, the policy read per request, HTTP-level rules, 502s.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildPolicy } from '../policy/egress.ts';
 import type { EgressPolicy } from '../policy/egress.ts';
 import type { ResolvedAddress } from '../policy/destination.ts';
-import type { Origin } from './egress-test-origin.ts';
-import { resolve, startOrigin } from './egress-test-origin.ts';
-import type { Harness } from './test-harness.ts';
 import { request, startHarness, unusedLoopbackPort } from './test-harness.ts';
+import { h, origin, setPolicy, useEgressFixture } from './egress-fixture.ts';
 
-let h: Harness;
-let origin: Origin;
-let policy: EgressPolicy;
-beforeEach(async () => {
-  origin = await startOrigin();
-  policy = buildPolicy('none', [`127.0.0.1:${origin.port}`]);
-  h = await startHarness({
-    egress: { policy: () => policy, resolve, timeouts: { connectMs: 500, idleMs: 1_000 } },
-    timeouts: { headersMs: 300, requestMs: 2_000 },
-  });
-});
-afterEach(async () => {
-  await h.close();
-  await origin.close();
-});
+useEgressFixture();
 
 describe('plain HTTP forwarding', () => {
   it('forwards an allowed GET to the checked address, hop-by-hop headers removed, and audits the allow', async () => {
@@ -71,7 +55,7 @@ describe('plain HTTP forwarding', () => {
     expect(denied.body).toBe(
       `corral gateway: egress to 127.0.0.1:${other} denied: no allow rule matches (egress preset none)\n`,
     );
-    policy = buildPolicy('web', [`loop.test:${origin.port}`, `mixed.test:${origin.port}`]);
+    setPolicy(buildPolicy('web', [`loop.test:${origin.port}`, `mixed.test:${origin.port}`]));
     for (const host of ['loop.test', 'mixed.test', '2130706433', '0177.0.0.1', '[::ffff:127.0.0.1]']) {
       const port = host.endsWith('.test') ? origin.port : 80;
       const r = await request(h.endpoint.socketPath, { method: 'GET', path: `http://${host}:${port}/` });
@@ -85,9 +69,9 @@ describe('plain HTTP forwarding', () => {
   it('reads the policy at request time', async () => {
     const path = `http://127.0.0.1:${origin.port}/`;
     expect((await request(h.endpoint.socketPath, { method: 'GET', path })).status).toBe(200);
-    policy = buildPolicy('none', []);
+    setPolicy(buildPolicy('none', []));
     expect((await request(h.endpoint.socketPath, { method: 'GET', path })).status).toBe(403);
-    policy = { preset: 'none', rules: [] };
+    setPolicy({ preset: 'none', rules: [] });
     const failing = (): EgressPolicy => {
       throw new Error('agent file is broken');
     };
@@ -98,7 +82,7 @@ describe('plain HTTP forwarding', () => {
   });
 
   it('applies HTTP-level rules to the method and path of each request', async () => {
-    policy = buildPolicy('none', [`GET 127.0.0.1:${origin.port}/api/*`]);
+    setPolicy(buildPolicy('none', [`GET 127.0.0.1:${origin.port}/api/*`]));
     const base = `http://127.0.0.1:${origin.port}`;
     const ok = await request(h.endpoint.socketPath, { method: 'GET', path: `${base}/api/items?x=1` });
     expect(ok.status).toBe(200);
@@ -129,7 +113,7 @@ describe('plain HTTP forwarding', () => {
 
   it('answers 502 when the allowed destination refuses the connection', async () => {
     const other = await unusedLoopbackPort();
-    policy = buildPolicy('none', [`127.0.0.1:${other}`]);
+    setPolicy(buildPolicy('none', [`127.0.0.1:${other}`]));
     const res = await request(h.endpoint.socketPath, { method: 'GET', path: `http://127.0.0.1:${other}/` });
     expect(res.status).toBe(502);
     expect(res.body).toMatch(/ECONNREFUSED/);

@@ -1,30 +1,10 @@
 // CONNECT tunnels to allowed destinations, and the limits every client of the endpoint is held to.
 import net from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildPolicy } from '../policy/egress.ts';
-import type { EgressPolicy } from '../policy/egress.ts';
-import type { Origin } from './egress-test-origin.ts';
-import { rawOn, resolve, startOrigin } from './egress-test-origin.ts';
-import type { Harness } from './test-harness.ts';
-import { startHarness } from './test-harness.ts';
+import { h, origin, raw, setPolicy, useEgressFixture } from './egress-fixture.ts';
 
-let h: Harness;
-let origin: Origin;
-let policy: EgressPolicy;
-beforeEach(async () => {
-  origin = await startOrigin();
-  policy = buildPolicy('none', [`127.0.0.1:${origin.port}`]);
-  h = await startHarness({
-    egress: { policy: () => policy, resolve, timeouts: { connectMs: 500, idleMs: 1_000 } },
-    timeouts: { headersMs: 300, requestMs: 2_000 },
-  });
-});
-afterEach(async () => {
-  await h.close();
-  await origin.close();
-});
-const raw = (bytes: string | Buffer[], waitMs?: number): Promise<string> =>
-  rawOn(h.endpoint.socketPath, bytes, waitMs);
+useEgressFixture();
 
 describe('CONNECT and client limits', () => {
   it('tunnels raw bytes to an allowed destination after 200 Connection Established', async () => {
@@ -49,7 +29,7 @@ describe('CONNECT and client limits', () => {
   });
 
   it('does not let an HTTP-level rule open a tunnel', async () => {
-    policy = buildPolicy('none', [`GET 127.0.0.1:${origin.port}/x`]);
+    setPolicy(buildPolicy('none', [`GET 127.0.0.1:${origin.port}/x`]));
     const reply = await raw(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(reply).toContain('only HTTP-level rules match this host');
   });
