@@ -9,7 +9,7 @@ import { authority, denyText, proxyTarget } from './egress.ts';
 import { forwardHttp, sendText } from './forward.ts';
 import { openTunnel, rawReply } from './tunnel.ts';
 import { forwardWithCredentials } from './credentials/forward.ts';
-import { auditStraySentinels, hasBoundSecret } from './credentials/swap.ts';
+import { boundOrAuditStray, hasBoundSecret } from './credentials/swap.ts';
 import { interceptTls } from './tls/intercept.ts';
 
 export type ProxyContext = EgressContext;
@@ -48,8 +48,7 @@ export function handleProxyRequest(ctx: ProxyContext, req: IncomingMessage, res:
   req.pause();
   const path = url.pathname + url.search;
   // A host with a secret bound for this agent is forwarded by the credential path; elsewhere a sentinel is inert.
-  const bound = hasBoundSecret(ctx, { ...target, tls: false });
-  if (!bound) auditStraySentinels(ctx, { ...target, tls: false }, req.headers, path);
+  const bound = boundOrAuditStray(ctx, { ...target, tls: false }, req.headers, path);
   admitEgress(ctx, target).then(
     (admission) => {
       if (!admission.ok)

@@ -87,7 +87,16 @@ export function swapCredentials(
   incoming: IncomingHttpHeaders,
   target: string,
 ): SwapResult {
-  const all = candidates(ctx, dest);
+  return swapWith(ctx, dest, incoming, target, candidates(ctx, dest));
+}
+
+function swapWith(
+  ctx: Ctx,
+  dest: Destination,
+  incoming: IncomingHttpHeaders,
+  target: string,
+  all: Candidate[],
+): SwapResult {
   const headers: OutgoingHttpHeaders = { ...incoming };
   const values: string[] = [];
   const used: string[] = [];
@@ -125,14 +134,20 @@ export function swapCredentials(
   return { headers, values };
 }
 
-/** For a destination with nothing bound for this agent: audits any sentinel in the request, changes nothing. */
-export function auditStraySentinels(
+/**
+ * Whether this agent holds a grant for a secret bound to the destination. When it does not, any sentinel in the
+ * request is audited (the request itself goes out unchanged). One read of grants and bindings serves both.
+ */
+export function boundOrAuditStray(
   ctx: Ctx,
   dest: Destination,
   incoming: IncomingHttpHeaders,
   target: string,
-): void {
-  if (!hasBoundSecret(ctx, dest)) swapCredentials(ctx, dest, incoming, target);
+): boolean {
+  const all = candidates(ctx, dest);
+  if (all.some((c) => c.refusal === undefined)) return true;
+  swapWith(ctx, dest, incoming, target, all);
+  return false;
 }
 
 function elsewhere(ctx: Ctx, secret: string, subject: string, reason: string): void {
