@@ -8,23 +8,12 @@ import { fileURLToPath } from 'node:url';
 import type { HostIds, SandboxBackend } from '../sandbox/types.ts';
 import { selfTest } from '../sandbox/self-test.ts';
 import { CorralError } from '../util/errors.ts';
+import { sourceHash } from '../util/source-hash.ts';
 
-const SANDBOX_SRC = fileURLToPath(new URL('../sandbox/', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function sandboxCodeHash(): string {
-  const h = crypto.createHash('sha256');
-  const walk = (dir: string): void => {
-    for (const e of fs
-      .readdirSync(dir, { withFileTypes: true })
-      .sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) h.update(p).update(fs.readFileSync(p));
-    }
-  };
-  walk(SANDBOX_SRC);
-  return h.digest('hex');
-}
+/** The sandbox code a recorded pass vouches for: any change to it runs the self-test again. */
+const sandboxCodeHash = (): string => sourceHash(REPO_ROOT, ['src/sandbox']);
 
 export function createBackendGate(opts: {
   cacheDir: string;

@@ -1,35 +1,17 @@
 // Bundles src/runtime into one ESM file the sandbox mounts read-only; cached by a hash of its inputs.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceHash } from '../util/source-hash.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INPUT_DIRS = ['src/runtime', 'src/protocol'];
 const INPUT_FILES = ['package-lock.json'];
 export const RUNTIME_FILE = 'runtime.mjs';
 
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listFiles(full));
-    else if (entry.isFile() && !entry.name.endsWith('.test.ts')) out.push(full);
-  }
-  return out.sort();
-}
-
 export function runtimeInputsHash(root = REPO_ROOT): string {
-  const h = crypto.createHash('sha256');
-  const files = [
-    ...INPUT_DIRS.flatMap((d) => listFiles(path.join(root, d))),
-    ...INPUT_FILES.map((f) => path.join(root, f)),
-  ];
-  for (const f of files) {
-    h.update(path.relative(root, f)).update('\0').update(fs.readFileSync(f)).update('\0');
-  }
-  return h.digest('hex').slice(0, 16);
+  return sourceHash(root, INPUT_DIRS, INPUT_FILES);
 }
 
 /** Returns the directory holding runtime.mjs, building it first when its inputs changed. */
