@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
+import { corralAsUser } from '../fixtures/as-user.ts';
 import type { Script } from '../fixtures/model-server.ts';
 import { defaultScript, startModelServer } from '../fixtures/model-server.ts';
 
@@ -46,7 +47,7 @@ export const e2eScript: Script = (req) => {
 export async function createE2e(
   opts: {
     env?: Record<string, string>;
-    /** run every corral command as this uid (via setpriv) */ asUid?: number;
+    /** run every corral command as this uid (see fixtures/as-user.ts) */ asUid?: number;
   } = {},
 ): Promise<{
   home: string;
@@ -61,23 +62,9 @@ export async function createE2e(
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-e2e-'));
   const uid = opts.asUid;
   if (uid !== undefined) fs.chownSync(home, uid, uid);
+  const asUser = uid === undefined ? undefined : corralAsUser(uid);
   const argv = (args: string[]): [string, string[]] =>
-    uid === undefined
-      ? [process.execPath, [BIN, ...args]]
-      : [
-          'setpriv',
-          [
-            '--reuid',
-            String(uid),
-            '--regid',
-            String(uid),
-            '--clear-groups',
-            '--',
-            process.execPath,
-            BIN,
-            ...args,
-          ],
-        ];
+    asUser === undefined ? [process.execPath, [BIN, ...args]] : asUser.argv(args);
   const server = await startModelServer({ script: e2eScript });
   const corral = (args: string[], input?: string): Promise<CliResult> =>
     new Promise((resolve, reject) => {
@@ -113,6 +100,7 @@ export async function createE2e(
     db: () => new Database(path.join(home, 'corral.db'), { readonly: true }),
     close: async () => {
       await server.close();
+      asUser?.dispose();
       fs.rmSync(home, { recursive: true, force: true });
     },
   };

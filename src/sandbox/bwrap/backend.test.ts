@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { corralAsUser } from '../../../test/fixtures/as-user.ts';
 import { silentLogger } from '../../util/log.ts';
 import { selfTest } from '../self-test.ts';
 import { createBwrapBackend } from './backend.ts';
@@ -13,7 +13,6 @@ import { probeBwrap } from './probe.ts';
 
 const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
 const isRoot = process.getuid?.() === 0;
-const BIN = fileURLToPath(new URL('../../../bin/corral.js', import.meta.url));
 const NOBODY = 65534;
 
 describe.skipIf(!hasBwrap)('bwrap backend', () => {
@@ -37,23 +36,14 @@ describe.skipIf(!hasBwrap)('bwrap backend', () => {
   it.skipIf(!isRoot)('passes the self-test for an ordinary user too (run via setpriv as nobody)', () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-nobody-'));
     fs.chownSync(home, NOBODY, NOBODY);
+    const asNobody = corralAsUser(NOBODY);
     try {
-      const r = spawnSync(
-        'setpriv',
-        [
-          '--reuid',
-          String(NOBODY),
-          '--regid',
-          String(NOBODY),
-          '--clear-groups',
-          '--',
-          process.execPath,
-          BIN,
-          'doctor',
-          '--json',
-        ],
-        { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', CORRAL_HOME: home, HOME: home }, timeout: 60_000 },
-      );
+      const [cmd, args] = asNobody.argv(['doctor', '--json']);
+      const r = spawnSync(cmd, args, {
+        encoding: 'utf8',
+        env: { PATH: '/usr/bin:/bin', CORRAL_HOME: home, HOME: home },
+        timeout: 60_000,
+      });
       const checks = z
         .array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() }))
         .parse(JSON.parse(r.stdout));
@@ -62,6 +52,7 @@ describe.skipIf(!hasBwrap)('bwrap backend', () => {
       expect(byName.get('isolation self-test')).toMatchObject({ ok: true });
       expect(byName.get('isolation self-test')?.detail).toContain(`uid ${NOBODY} outside`);
     } finally {
+      asNobody.dispose();
       fs.rmSync(home, { recursive: true, force: true });
     }
   });
