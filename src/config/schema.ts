@@ -30,7 +30,50 @@ export const ModelSpec = z
   .regex(/^[a-z][a-z0-9_-]*:.+$/, 'write the model as PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5')
   .describe('PROVIDER:MODEL');
 
-export const BackendName = z.enum(['bwrap']).describe('sandbox backend');
+export const BackendName = z
+  .enum(['bwrap', 'runc', 'gvisor', 'docker', 'microvm'])
+  .describe('sandbox backend: bwrap, runc, gvisor, docker or microvm');
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A byte size written as 512MiB, 2G, 1.5GiB or a plain number of bytes. */
+export const ByteSize = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(
+      /^\s*\d+(\.\d+)?\s*([kKmMgGtT](i?[bB])?|[bB])?\s*$/,
+      'write a size such as 512MiB, 2GiB or 1048576',
+    )
+    .transform((s) => {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)/.exec(s);
+      return Math.round(Number(m?.[1] ?? '0') * (SIZE_UNITS[(m?.[2] ?? '').toLowerCase()] ?? 1));
+    }),
+]);
+
+/** Per-agent hard limits; anything left out takes the default (see docs/isolation.md). */
+export const AgentLimits = z
+  .object({
+    memory: ByteSize.optional().describe('memory of everything in the sandbox together (default 512MiB)'),
+    cpus: z.number().positive().max(256).optional().describe('CPU cores the sandbox may use (default 1)'),
+    processes: z
+      .number()
+      .int()
+      .min(16)
+      .max(65_536)
+      .optional()
+      .describe('processes and threads (default 512)'),
+    disk: ByteSize.optional().describe('workspace plus writable environment on disk (default 4GiB)'),
+    turnSeconds: z.number().int().positive().optional().describe('wall-clock seconds per turn (default 600)'),
+    toolSeconds: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('wall-clock seconds per tool call (default 120)'),
+  })
+  .strict();
+export type AgentLimits = z.infer<typeof AgentLimits>;
 
 export const CorralConfig = z
   .object({
@@ -95,6 +138,7 @@ export const AgentConfig = z
       .array(SecretName)
       .default([])
       .describe('secrets the agent may use: it sees a sentinel, the gateway sends the value to bound hosts'),
+    limits: AgentLimits.prefault({}).describe('hard limits on memory, CPU, processes, disk and time'),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

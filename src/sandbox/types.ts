@@ -1,23 +1,61 @@
-// The SandboxBackend port: every isolation technology (bwrap today; runc, gVisor, Docker, microVM later) is one.
+// The SandboxBackend port: every isolation technology (bwrap, runc, gVisor, Docker, microVM) is one.
 import type { Readable, Writable } from 'node:stream';
 
+/** Hard limits, on by default; every backend applies all of them (cgroups where it can, rlimits otherwise). */
 export interface SandboxLimits {
-  /** processes the agent's uid may own (enforced per agent only where it has its own host uid) */
+  /** memory of everything inside together (cgroup memory limit; no swap) */
+  memoryBytes: number;
+  /** CPU time share in cores, e.g. 1 = one full core (cgroup CPU quota) */
+  cpus: number;
+  /** processes and threads inside together (pids cgroup; RLIMIT_NPROC per agent uid as the fallback) */
   maxProcesses: number;
   maxOpenFiles: number;
   /** largest file a process may write */
   maxFileBytes: number;
+  /** workspace plus writable layer on disk; writes beyond it fail with ENOSPC/EDQUOT */
+  diskBytes: number;
 }
 
+export const MIB = 1024 * 1024;
+export const GIB = 1024 * MIB;
+
 export const DEFAULT_LIMITS: SandboxLimits = {
+  memoryBytes: 512 * MIB,
+  cpus: 1,
   maxProcesses: 512,
   maxOpenFiles: 4096,
-  maxFileBytes: 4 * 1024 * 1024 * 1024,
+  maxFileBytes: 4 * GIB,
+  diskBytes: 4 * GIB,
 };
+
+/** How each limit was put in force by a backend, for `corral doctor` and the self-test. */
+export type LimitMechanism = 'cgroup-v1' | 'cgroup-v2' | 'rlimit' | 'runtime' | 'quota' | 'none';
+export type AppliedLimits = Record<keyof SandboxLimits, LimitMechanism>;
+
+/** A limit the sandbox ran into, reported so the user gets "memory limit 512 MiB reached" and not a bare SIGKILL. */
+export interface LimitHit {
+  limit: keyof SandboxLimits;
+  /** one sentence for the conversation, e.g. "memory limit 512 MiB reached; the process was stopped" */
+  message: string;
+}
 
 export interface HostIds {
   uid: number;
   gid: number;
+}
+
+/** The agent's own world: a shared read-only base image with a persistent per-agent writable layer on top. */
+export interface SandboxRoot {
+  /** root filesystem directory built by `corral image build`; never written */
+  imageDir: string;
+  /** stable id of that image (content key), e.g. 'corral-base-3f2a9c01d4e5'; Docker tags its import with it */
+  imageId: string;
+  /**
+   * Host directory private to this agent that keeps its writable layer across sessions (installed packages, /etc,
+   * /usr/local, its home). Each backend keeps its own format inside (e.g. `upper/` + `work/` for overlays).
+   * Dropping the directory resets the agent's environment; no other agent ever sees it.
+   */
+  layerDir: string;
 }
 
 export interface SandboxSpec {
@@ -31,6 +69,11 @@ export interface SandboxSpec {
   gatewayDir: string;
   /** host directory of small generated files (etc/passwd, etc/hosts) mounted read-only */
   etcDir: string;
+  /**
+   * The base image plus the agent's writable layer. Absent: the legacy layout (host /usr read-only, nothing
+   * outside the workspace persists), which only the bwrap backend supports.
+   */
+  root?: SandboxRoot;
   /** the unprivileged host uid/gid the agent runs as when corral runs as root; undefined otherwise */
   hostIds: HostIds | undefined;
   /** the complete environment of the runtime; nothing else of the host's environment leaks in */
@@ -47,6 +90,8 @@ export interface SandboxSpec {
 export interface SandboxExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** set when the sandbox as a whole ended because it hit a limit (e.g. the memory cgroup killed its init) */
+  limitHit?: LimitHit;
 }
 
 export interface Sandbox {
@@ -55,7 +100,14 @@ export interface Sandbox {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly exited: Promise<SandboxExit>;
-  /** Kills everything inside and resolves once the sandbox is gone. */
+  /** How the limits were applied to this sandbox. */
+  readonly appliedLimits?: AppliedLimits;
+  /**
+   * Limits hit since the last call (e.g. an OOM kill of one process inside, a pids-limit refusal), so the host
+   * can tell the user which limit stopped a tool. Backends without a way to know return [].
+   */
+  limitEvents?(): Promise<LimitHit[]>;
+  /** Kills everything inside and resolves once the sandbox is gone (processes, mounts, containers). */
   stop(): Promise<void>;
 }
 
@@ -66,4 +118,11 @@ export interface SandboxBackend {
   /** Cheap check that the backend can run here; says how to fix it when not. */
   probe(): Promise<Availability>;
   start(spec: SandboxSpec): Promise<Sandbox>;
+  /**
+   * Removes whatever a killed corral left behind for this backend under `runDir` (mounts, containers, cgroups,
+   * processes). Called once when the host starts; must be safe to call when there is nothing to clean.
+   */
+  reap?(runDir: string): Promise<string[]>;
+  /** Drops an agent's writable layer (and any backend-side state such as a per-agent container). */
+  resetLayer?(agent: string, layerDir: string): Promise<void>;
 }
