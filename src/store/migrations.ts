@@ -162,6 +162,55 @@ export const MIGRATIONS: readonly Migration[] = [
         FROM usage GROUP BY agent, substr(created_at, 1, 10), provider, model;
     `,
   },
+  {
+    // The daemon: messages get a kind, a source, a place in the durable queue, attempts across restarts and
+    // the reply that answered them; the outbox holds deliveries under idempotency keys; tasks are schedules.
+    id: 6,
+    name: '0006_daemon_queue_outbox_tasks',
+    sql: `
+      ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'task', 'agent'));
+      ALTER TABLE messages ADD COLUMN source TEXT;
+      ALTER TABLE messages ADD COLUMN queue_seq INTEGER;
+      ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE messages ADD COLUMN reply_to TEXT;
+      ALTER TABLE messages ADD COLUMN reply_id TEXT REFERENCES messages(id) ON DELETE SET NULL;
+      ALTER TABLE messages ADD COLUMN updated_at TEXT;
+      CREATE UNIQUE INDEX messages_by_queue_seq ON messages(queue_seq) WHERE queue_seq IS NOT NULL;
+      CREATE INDEX messages_unfinished ON messages(status) WHERE status IN ('received', 'running');
+      CREATE TABLE outbox (
+        key TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT
+      );
+      CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE status = 'pending';
+      CREATE INDEX outbox_by_message ON outbox(message_id);
+      CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL REFERENCES agents(name) ON DELETE CASCADE,
+        prompt TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('cron', 'every', 'at')),
+        schedule TEXT NOT NULL,
+        tz TEXT,
+        missed TEXT NOT NULL CHECK (missed IN ('run_once', 'skip')),
+        paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+        next_run_at TEXT,
+        last_run_at TEXT,
+        last_message_id TEXT REFERENCES messages(id) ON DELETE SET NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX tasks_due ON tasks(next_run_at) WHERE paused = 0 AND next_run_at IS NOT NULL;
+      CREATE INDEX tasks_by_agent ON tasks(agent);
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

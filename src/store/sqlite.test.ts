@@ -207,6 +207,26 @@ describe('sqlite store on disk', () => {
     expect(err.message).toContain('0999_from_the_future');
     expect(err.hint).toMatch(/upgrade corral/);
   });
+
+  it('finds a message that was running when the process died, after reopening the file', () => {
+    const first = openSqliteStore({ path: dbPath, secretKey: KEY });
+    const m = first.acceptMessage({
+      agent: 'a',
+      sessionKey: 'api:default',
+      kind: 'user',
+      source: 'api',
+      text: 'mid-turn',
+      queued: true,
+    });
+    first.startMessage(m.id);
+    // no completeMessage: the process is gone; what was committed is all there is
+    first.close();
+    const second = openSqliteStore({ path: dbPath, secretKey: KEY });
+    const { requeued } = second.recoverUnfinished({ maxAttempts: 2, reason: 'stopped', outboxFor: () => [] });
+    expect(requeued.map((r) => r.text)).toEqual(['mid-turn']);
+    expect(second.queuedMessages().map((r) => r.id)).toEqual([m.id]);
+    second.close();
+  });
 });
 
 describe('applyMigrations', () => {

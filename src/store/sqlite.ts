@@ -10,6 +10,8 @@ import { ChatMessage, Usage } from '../protocol/transcript.ts';
 import { CorralError } from '../util/errors.ts';
 import { applyMigrations } from './migrations.ts';
 import { createSecretBox } from './secret-box.ts';
+import { createQueueStore } from './sqlite-queue.ts';
+import { createTaskStore } from './sqlite-tasks.ts';
 import * as rows from './sqlite-rows.ts';
 import { prepareStatements } from './sqlite-statements.ts';
 import type { AuditEntry, MessageRow, RunRow, Store } from './types.ts';
@@ -77,40 +79,46 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     return { ...fields, detail, prevHash, hash };
   });
 
+  const ensureAgent = (name: string) => {
+    q.insertAgent.run(name, now());
+    return mustExist(getAgent(name), 'agent', name);
+  };
+  const openSession = (agent: string, key: string) => {
+    onConstraint(() => q.insertSession.run(randomUUID(), agent, key, now()), {
+      fk: () => notFound('agent', agent, 'create the agent before opening a session for it'),
+    });
+    const row = optional(rows.SessionDb, q.getSession.get(agent, key), 'sessions');
+    return mustExist(row, 'session', `${agent}/${key}`);
+  };
+  const appendValidTranscript = (sessionId: string, messages: ChatMessage[]): void => {
+    // Validate before writing: one bad message stored would make the whole session unreadable.
+    const valid = messages.map((m, i) => {
+      const parsed = ChatMessage.safeParse(m);
+      if (parsed.success) return parsed.data;
+      throw new CorralError(
+        'invalid_transcript',
+        `message ${i} is not a valid ChatMessage: ${parsed.error.message}`,
+      );
+    });
+    onConstraint(() => appendTranscript(sessionId, valid), { fk: () => notFound('session', sessionId) });
+  };
+
   return {
+    ...createQueueStore(db, { now, openSession, ensureAgent, appendTranscript: appendValidTranscript }),
+    ...createTaskStore(db, now),
     close: () => db.close(),
 
-    ensureAgent(name) {
-      q.insertAgent.run(name, now());
-      return mustExist(getAgent(name), 'agent', name);
-    },
+    ensureAgent,
     getAgent,
     listAgents: () => q.listAgents.all().map((r) => rows.parseRow(rows.AgentDb, r, 'agents')),
     deleteAgent(name) {
       q.deleteAgent.run(name);
     },
 
-    openSession(agent, key) {
-      onConstraint(() => q.insertSession.run(randomUUID(), agent, key, now()), {
-        fk: () => notFound('agent', agent, 'create the agent before opening a session for it'),
-      });
-      const row = optional(rows.SessionDb, q.getSession.get(agent, key), 'sessions');
-      return mustExist(row, 'session', `${agent}/${key}`);
-    },
+    openSession,
     transcript: (sessionId) =>
       q.transcript.all(sessionId).map((r) => rows.parseRow(rows.TranscriptDb, r, 'transcript')),
-    appendTranscript(sessionId, messages) {
-      // Validate before writing: one bad message stored would make the whole session unreadable.
-      const valid = messages.map((m, i) => {
-        const parsed = ChatMessage.safeParse(m);
-        if (parsed.success) return parsed.data;
-        throw new CorralError(
-          'invalid_transcript',
-          `message ${i} is not a valid ChatMessage: ${parsed.error.message}`,
-        );
-      });
-      onConstraint(() => appendTranscript(sessionId, valid), { fk: () => notFound('session', sessionId) });
-    },
+    appendTranscript: appendValidTranscript,
 
     recordMessage(m) {
       const row: MessageRow = { id: randomUUID(), ...m, error: null, createdAt: now() };

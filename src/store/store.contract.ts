@@ -5,6 +5,7 @@ import type { ChatMessage } from '../protocol/transcript.ts';
 import { CorralError } from '../util/errors.ts';
 import { GENESIS, hashEntry } from '../audit/chain.ts';
 import type { Store } from './types.ts';
+import { runQueueContract } from './queue.contract.ts';
 import { runUsageContract } from './usage.contract.ts';
 
 export interface StoreFactoryOptions {
@@ -26,6 +27,7 @@ export function expectCorralError(fn: () => unknown, code: string): CorralError 
 
 export function runStoreContract(name: string, makeStore: StoreFactory): void {
   runUsageContract(name, makeStore);
+  runQueueContract(name, makeStore);
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     let cleanup: () => void;

@@ -1,6 +1,7 @@
 // The persistence port. The host is its only writer; SQLite implements it today, Postgres later.
 import type { ChainRecord } from '../audit/chain.ts';
 import type { ChatMessage, Usage } from '../protocol/transcript.ts';
+import type { OutboxStore, QueueStore, TaskStore } from './daemon-types.ts';
 
 export type MessageStatus = 'received' | 'running' | 'done' | 'failed';
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
@@ -87,7 +88,7 @@ export interface SecretBinding {
 /** One audit row: the chained fields and their hashes (see src/audit/chain.ts). */
 export type AuditEntry = ChainRecord;
 
-export interface Store {
+export interface Store extends QueueStore, OutboxStore, TaskStore {
   close(): void;
 
   ensureAgent(name: string): AgentRow;

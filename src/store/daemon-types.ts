@@ -1,0 +1,150 @@
+// The parts of the Store the daemon adds: the durable inbound queue, the outbox and scheduled tasks.
+import type { ChatMessage } from '../protocol/transcript.ts';
+import type { MessageRow, MessageStatus, SessionRow } from './types.ts';
+
+/** Who a message comes from: a person through a channel, a scheduled task, or another agent. */
+export type MessageKind = 'user' | 'task' | 'agent';
+
+/** Where a reply goes besides the conversation itself (read with GET); more channels join this union. */
+export type ReplyTarget = { channel: 'webhook'; url: string };
+
+/** An inbound message as the queue sees it: the message row plus its session and delivery state. */
+export interface InboundRow {
+  id: string;
+  agent: string;
+  sessionId: string;
+  sessionKey: string;
+  kind: MessageKind;
+  /** e.g. 'api', 'cli', 'task:<id>', 'agent:<name>' */
+  source: string | null;
+  text: string;
+  status: MessageStatus;
+  error: string | null;
+  /** turns started for it, across restarts */
+  attempts: number;
+  /** its place in the daemon's queue; null for messages run directly (corral run, corral chat) */
+  queueSeq: number | null;
+  replyTo: ReplyTarget | null;
+  /** the assistant message that answered it */
+  replyId: string | null;
+  reply: string | null;
+  createdAt: string;
+  updatedAt: string | null;
+}
+
+/** One delivery the outbox must make; the key makes it idempotent (inserted once, sent under that key). */
+export interface OutboxInsert {
+  key: string;
+  messageId: string;
+  channel: string;
+  target: string;
+  payload: Record<string, unknown>;
+}
+
+export type OutboxStatus = 'pending' | 'delivered' | 'failed';
+
+export interface OutboxRow extends OutboxInsert {
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
+export type ScheduleKind = 'cron' | 'every' | 'at';
+/** What happens to a run that fell due while the host was down: run once on start, or skip it. */
+export type MissedPolicy = 'run_once' | 'skip';
+
+export interface TaskInsert {
+  agent: string;
+  prompt: string;
+  kind: ScheduleKind;
+  /** a cron expression, an interval in milliseconds, or an ISO-8601 instant */
+  schedule: string;
+  tz: string | null;
+  missed: MissedPolicy;
+  nextRunAt: string | null;
+  /** 'operator' or 'agent:<name>' */
+  createdBy: string;
+}
+
+export interface TaskRow extends TaskInsert {
+  id: string;
+  paused: boolean;
+  lastRunAt: string | null;
+  lastMessageId: string | null;
+  createdAt: string;
+}
+
+export interface QueueStore {
+  /**
+   * Commits an inbound message (creating its session on first use) before anyone acknowledges it. `queued`
+   * gives it a place in the daemon's queue; direct runs (corral run) leave it out.
+   */
+  acceptMessage(m: {
+    agent: string;
+    sessionKey: string;
+    kind: MessageKind;
+    source: string | null;
+    text: string;
+    replyTo?: ReplyTarget | null;
+    queued: boolean;
+  }): InboundRow;
+  getInbound(id: string): InboundRow | undefined;
+  /** Messages waiting in the daemon's queue (received, with a queue place), oldest first. */
+  queuedMessages(): InboundRow[];
+  /** received → running, counting the attempt. */
+  startMessage(id: string): InboundRow;
+  /** running → received without counting the attempt (the host was asked to stop; it runs again later). */
+  requeueMessage(id: string): void;
+  /**
+   * The end of a turn, all at once: transcript, the reply, the message done, the run finished and the outbox
+   * items. A crash before it leaves the message running (so it runs again); after it, everything is there.
+   */
+  completeMessage(c: {
+    messageId: string;
+    runId: string;
+    transcript: ChatMessage[];
+    reply: string;
+    stopReason: string;
+    cancelled: boolean;
+    outbox: OutboxInsert[];
+  }): MessageRow;
+  failMessage(f: { messageId: string; runId: string | null; error: string; outbox: OutboxInsert[] }): void;
+  /**
+   * After a crash: queued messages that were running go back to the queue, or fail with `reason` once they
+   * used `maxAttempts`; their runs are closed as failed. Returns both sets.
+   */
+  recoverUnfinished(opts: {
+    maxAttempts: number;
+    reason: string;
+    outboxFor: (row: InboundRow, error: string) => OutboxInsert[];
+  }): { requeued: InboundRow[]; failed: InboundRow[] };
+  findSession(agent: string, key: string): SessionRow | undefined;
+}
+
+export interface OutboxStore {
+  /** Pending deliveries due at `now` (ISO), oldest first. */
+  dueOutbox(now: string, limit: number): OutboxRow[];
+  /** The earliest next attempt of any pending delivery. */
+  nextOutboxDue(): string | undefined;
+  outboxDelivered(key: string): void;
+  outboxRetry(key: string, r: { error: string; nextAttemptAt: string; giveUp: boolean }): void;
+  getOutbox(key: string): OutboxRow | undefined;
+  listOutbox(messageId: string): OutboxRow[];
+}
+
+export interface TaskStore {
+  createTask(t: TaskInsert): TaskRow;
+  getTask(id: string): TaskRow | undefined;
+  listTasks(agent?: string): TaskRow[];
+  deleteTask(id: string): boolean;
+  setTaskPaused(id: string, paused: boolean, nextRunAt: string | null): TaskRow;
+  setTaskNextRun(id: string, nextRunAt: string | null): void;
+  recordTaskRun(id: string, r: { lastRunAt: string; lastMessageId: string; nextRunAt: string | null }): void;
+  /** Active tasks due at `now` (ISO), earliest first. */
+  dueTasks(now: string): TaskRow[];
+  /** The earliest next run of any active task. */
+  nextTaskDue(): string | undefined;
+}

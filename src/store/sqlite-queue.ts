@@ -1,0 +1,205 @@
+// The daemon's inbound queue and outbox on SQLite. Every state change of a message is one transaction, so a
+// crash leaves each message either before or after a step, never half-way.
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import type { ChatMessage } from '../protocol/transcript.ts';
+import { CorralError } from '../util/errors.ts';
+import type { InboundRow, OutboxInsert, OutboxStore, QueueStore } from './daemon-types.ts';
+import { InboundDb, NextAt, OutboxDb } from './sqlite-daemon-rows.ts';
+import { parseRow, SessionDb } from './sqlite-rows.ts';
+import type { MessageRow, SessionRow } from './types.ts';
+
+const INBOUND = `SELECT m.id, s.agent, m.session_id, s.key AS session_key, m.kind, m.source, m.text, m.status,
+    m.error, m.attempts, m.queue_seq, m.reply_to, m.reply_id, r.text AS reply, m.created_at, m.updated_at
+  FROM messages m JOIN sessions s ON s.id = m.session_id LEFT JOIN messages r ON r.id = m.reply_id`;
+
+function statements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    nextQueueSeq: p('SELECT COALESCE(MAX(queue_seq), 0) + 1 AS next FROM messages'),
+    insertInbound: p(
+      `INSERT INTO messages (id, session_id, role, text, status, error, created_at, kind, source, queue_seq,
+         attempts, reply_to, updated_at)
+       VALUES (@id, @sessionId, 'user', @text, 'received', NULL, @now, @kind, @source, @queueSeq, 0, @replyTo, @now)`,
+    ),
+    insertReply: p(
+      `INSERT INTO messages (id, session_id, role, text, status, error, created_at, updated_at)
+       VALUES (?, ?, 'assistant', ?, 'done', NULL, ?, ?)`,
+    ),
+    getInbound: p(`${INBOUND} WHERE m.id = ?`),
+    queued: p(`${INBOUND} WHERE m.status = 'received' AND m.queue_seq IS NOT NULL ORDER BY m.queue_seq`),
+    runningQueued: p(
+      `${INBOUND} WHERE m.status = 'running' AND m.queue_seq IS NOT NULL ORDER BY m.queue_seq`,
+    ),
+    start: p(
+      `UPDATE messages SET status = 'running', attempts = attempts + 1, error = NULL, updated_at = ?
+       WHERE id = ? AND status = 'received'`,
+    ),
+    requeue: p(
+      `UPDATE messages SET status = 'received', attempts = MAX(attempts - 1, 0), updated_at = ?
+       WHERE id = ? AND status = 'running'`,
+    ),
+    done: p(`UPDATE messages SET status = 'done', error = NULL, reply_id = ?, updated_at = ? WHERE id = ?`),
+    failed: p(`UPDATE messages SET status = 'failed', error = ?, updated_at = ? WHERE id = ?`),
+    setRequeued: p(`UPDATE messages SET status = 'received', updated_at = ? WHERE id = ?`),
+    finishRun: p('UPDATE runs SET status = ?, stop_reason = ?, error = ?, ended_at = ? WHERE id = ?'),
+    failRunsOf: p(
+      `UPDATE runs SET status = 'failed', error = ?, ended_at = ? WHERE message_id = ? AND status = 'running'`,
+    ),
+    findSession: p('SELECT id, agent, key, created_at FROM sessions WHERE agent = ? AND key = ?'),
+
+    insertOutbox: p(
+      `INSERT INTO outbox (key, message_id, channel, target, payload, status, attempts, next_attempt_at,
+         created_at)
+       VALUES (@key, @messageId, @channel, @target, @payload, 'pending', 0, @now, @now)
+       ON CONFLICT (key) DO NOTHING`,
+    ),
+    dueOutbox: p(
+      `SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, rowid LIMIT ?`,
+    ),
+    nextOutboxDue: p(`SELECT MIN(next_attempt_at) AS at FROM outbox WHERE status = 'pending'`),
+    delivered: p(
+      `UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = NULL, delivered_at = ?
+       WHERE key = ? AND status = 'pending'`,
+    ),
+    retry: p(
+      `UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+       WHERE key = ? AND status = 'pending'`,
+    ),
+    getOutbox: p('SELECT * FROM outbox WHERE key = ?'),
+    listOutbox: p('SELECT * FROM outbox WHERE message_id = ? ORDER BY rowid'),
+  };
+}
+
+const NextSeq = z.object({ next: z.number().int() });
+
+export function createQueueStore(
+  db: Database.Database,
+  deps: {
+    now: () => string;
+    openSession: (agent: string, key: string) => SessionRow;
+    ensureAgent: (name: string) => unknown;
+    appendTranscript: (sessionId: string, messages: ChatMessage[]) => void;
+  },
+): QueueStore & OutboxStore {
+  const q = statements(db);
+  const { now } = deps;
+  const inbound = (row: unknown): InboundRow => parseRow(InboundDb, row, 'messages');
+  const getInbound = (id: string): InboundRow | undefined => {
+    const row: unknown = q.getInbound.get(id);
+    return row === undefined ? undefined : inbound(row);
+  };
+  const mustGet = (id: string): InboundRow => {
+    const row = getInbound(id);
+    if (row === undefined) throw new CorralError('not_found', `message "${id}" does not exist`);
+    return row;
+  };
+  const addOutbox = (items: OutboxInsert[], at: string): void => {
+    for (const o of items) q.insertOutbox.run({ ...o, payload: JSON.stringify(o.payload), now: at });
+  };
+
+  const accept = db.transaction((m: Parameters<QueueStore['acceptMessage']>[0]): string => {
+    deps.ensureAgent(m.agent);
+    const session = deps.openSession(m.agent, m.sessionKey);
+    const id = randomUUID();
+    const queueSeq = m.queued ? parseRow(NextSeq, q.nextQueueSeq.get(), 'messages').next : null;
+    q.insertInbound.run({
+      id,
+      sessionId: session.id,
+      text: m.text,
+      now: now(),
+      kind: m.kind,
+      source: m.source,
+      queueSeq,
+      replyTo: m.replyTo ? JSON.stringify(m.replyTo) : null,
+    });
+    return id;
+  });
+
+  const complete = db.transaction((c: Parameters<QueueStore['completeMessage']>[0]): MessageRow => {
+    const msg = mustGet(c.messageId);
+    if (msg.status !== 'running')
+      throw new CorralError('message_state', `message ${c.messageId} is ${msg.status}, not running`);
+    const at = now();
+    deps.appendTranscript(msg.sessionId, c.transcript);
+    const reply: MessageRow = {
+      id: randomUUID(),
+      sessionId: msg.sessionId,
+      role: 'assistant',
+      text: c.reply,
+      status: 'done',
+      error: null,
+      createdAt: at,
+    };
+    q.insertReply.run(reply.id, reply.sessionId, reply.text, at, at);
+    q.done.run(reply.id, at, c.messageId);
+    q.finishRun.run(c.cancelled ? 'cancelled' : 'done', c.stopReason, null, at, c.runId);
+    addOutbox(c.outbox, at);
+    return reply;
+  });
+
+  const fail = db.transaction((f: Parameters<QueueStore['failMessage']>[0]): void => {
+    const at = now();
+    if (q.failed.run(f.error, at, f.messageId).changes === 0) mustGet(f.messageId);
+    if (f.runId !== null) q.finishRun.run('failed', null, f.error, at, f.runId);
+    addOutbox(f.outbox, at);
+  });
+
+  const recover = db.transaction((opts: Parameters<QueueStore['recoverUnfinished']>[0]) => {
+    const at = now();
+    const requeued: InboundRow[] = [];
+    const failed: InboundRow[] = [];
+    for (const row of q.runningQueued.all().map(inbound)) {
+      q.failRunsOf.run(opts.reason, at, row.id);
+      if (row.attempts >= opts.maxAttempts) {
+        const error = `${opts.reason}; not retried after ${row.attempts} attempts`;
+        q.failed.run(error, at, row.id);
+        addOutbox(opts.outboxFor(row, error), at);
+        failed.push({ ...row, status: 'failed', error, updatedAt: at });
+      } else {
+        q.setRequeued.run(at, row.id);
+        requeued.push({ ...row, status: 'received', updatedAt: at });
+      }
+    }
+    return { requeued, failed };
+  });
+
+  return {
+    acceptMessage: (m) => mustGet(accept.immediate(m)),
+    getInbound,
+    queuedMessages: () => q.queued.all().map(inbound),
+    startMessage(id) {
+      if (q.start.run(now(), id).changes === 0) {
+        const row = mustGet(id);
+        throw new CorralError('message_state', `message ${id} is ${row.status}, not waiting to run`);
+      }
+      return mustGet(id);
+    },
+    requeueMessage(id) {
+      q.requeue.run(now(), id);
+    },
+    completeMessage: (c) => complete.immediate(c),
+    failMessage: (f) => fail.immediate(f),
+    recoverUnfinished: (opts) => recover.immediate(opts),
+    findSession(agent, key) {
+      const row: unknown = q.findSession.get(agent, key);
+      return row === undefined ? undefined : parseRow(SessionDb, row, 'sessions');
+    },
+
+    dueOutbox: (at, limit) => q.dueOutbox.all(at, limit).map((r) => parseRow(OutboxDb, r, 'outbox')),
+    nextOutboxDue: () => parseRow(NextAt, q.nextOutboxDue.get(), 'outbox').at ?? undefined,
+    outboxDelivered(key) {
+      q.delivered.run(now(), key);
+    },
+    outboxRetry(key, r) {
+      q.retry.run(r.giveUp ? 'failed' : 'pending', r.error, r.nextAttemptAt, key);
+    },
+    getOutbox(key) {
+      const row: unknown = q.getOutbox.get(key);
+      return row === undefined ? undefined : parseRow(OutboxDb, row, 'outbox');
+    },
+    listOutbox: (messageId) => q.listOutbox.all(messageId).map((r) => parseRow(OutboxDb, r, 'outbox')),
+  };
+}
