@@ -1,0 +1,212 @@
+// Puts an agent's writable layer over the shared read-only base image with fuse-overlayfs, host-side.
+import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CorralError } from '../../util/errors.ts';
+import type { HostIds } from '../types.ts';
+import { ensureHostDir } from './dirs.ts';
+import { isLayerMounted } from './mountinfo.ts';
+import { removeOwner, writeOwner } from './owner.ts';
+
+export const MOUNT_TIMEOUT_MS = 10_000;
+/** after unmounting, how long the fuse process may take to write back and exit before it is killed */
+export const FUSE_EXIT_TIMEOUT_MS = 5_000;
+const MOUNT_POLL_MS = 2;
+const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+
+export interface LayerOptions {
+  /** the base image's root filesystem: the read-only lower layer, never written */
+  imageDir: string;
+  /** host directory holding the layer: upper/ (the agent's changes) and work/ (fuse-overlayfs scratch) */
+  layerDir: string;
+  /** an empty host directory to mount the merged tree on */
+  mountpoint: string;
+  /** the host uid/gid root inside the sandbox maps to: the agent's uid as root, the caller's own otherwise */
+  ids: HostIds;
+}
+
+export interface MountedLayer {
+  /** the merged tree: the sandbox's root */
+  readonly path: string;
+  /** Unmounts (lazily when busy) and resolves once the fuse process has exited, so upper/ is settled. */
+  unmount(): Promise<void>;
+}
+
+/** fuse-overlayfs takes its paths inside a comma- and colon-separated option string. */
+function checkOptionPath(p: string): void {
+  if (!path.isAbsolute(p) || /[,:\\\n]/.test(p)) {
+    throw new CorralError(
+      'layer_path',
+      `layer path '${p}' must be absolute and free of ',', ':' and '\\'`,
+      'use a CORRAL_HOME whose path has none of these characters',
+    );
+  }
+}
+
+/**
+ * As root, uidmapping stores what the agent's uid writes as host root in upper/, so the base image's root-owned
+ * files stay root's and the agent (root of its own user namespace) may change them. An ordinary user cannot
+ * chown to root, so there every file is shown as, and stored as, the caller itself (squash_to_uid).
+ */
+export function fuseOptions(opts: LayerOptions, asRoot: boolean): string {
+  const { uid, gid } = opts.ids;
+  const owner = asRoot
+    ? [`uidmapping=0:${uid}:1`, `gidmapping=0:${gid}:1`, 'allow_other']
+    : [`squash_to_uid=${uid}`, `squash_to_gid=${gid}`];
+  return [
+    `lowerdir=${opts.imageDir}`,
+    `upperdir=${path.join(opts.layerDir, 'upper')}`,
+    `workdir=${path.join(opts.layerDir, 'work')}`,
+    ...owner,
+    // nothing the agent puts in its layer is a setuid program or a device on the host's side of the mount
+    'nosuid',
+    'nodev',
+    'noatime',
+  ].join(',');
+}
+
+/** Creates the layer's host directories if missing: host-owned, reachable by this process alone. */
+export function prepareLayerDirs(layerDir: string): void {
+  ensureHostDir(layerDir, 0o700);
+  ensureHostDir(path.join(layerDir, 'upper'), 0o755);
+  ensureHostDir(path.join(layerDir, 'work'), 0o700);
+}
+
+function checkMountpoint(mountpoint: string): void {
+  const st = fs.lstatSync(mountpoint);
+  if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== (process.getuid?.() ?? st.uid)) {
+    throw new CorralError('unsafe_path', `mount point ${mountpoint} is not a plain directory of ours`);
+  }
+  if (isLayerMounted(mountpoint)) {
+    throw new CorralError('layer_busy', `${mountpoint} already has a layer mounted on it`);
+  }
+}
+
+function fuseDeviceError(): CorralError | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  try {
+    fs.accessSync('/dev/fuse', fs.constants.R_OK | fs.constants.W_OK);
+    return undefined;
+  } catch {
+    return new CorralError(
+      'layer_no_fuse',
+      '/dev/fuse is not open to this user, so fuse-overlayfs cannot mount the agent layer',
+      'sudo chmod 0666 /dev/fuse (the usual mode; a udev rule keeps it), or run corral as root',
+    );
+  }
+}
+
+function readLog(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').slice(-2000);
+  } catch {
+    return '';
+  }
+}
+
+async function waitForMount(
+  child: ChildProcess,
+  mountpoint: string,
+  logFile: string,
+  failed: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + MOUNT_TIMEOUT_MS;
+  while (!isLayerMounted(mountpoint)) {
+    if (failed() || child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new CorralError(
+        'layer_mount_failed',
+        `fuse-overlayfs could not mount the agent layer on ${mountpoint}: ${readLog(logFile).trim() || 'timed out'}`,
+        'run: corral doctor',
+      );
+    }
+    await new Promise((r) => setTimeout(r, MOUNT_POLL_MS));
+  }
+}
+
+/** Unmounts a layer by path (no process handle needed, e.g. one a killed corral left): normal, then lazy. */
+export async function unmountPath(mountpoint: string): Promise<void> {
+  const normal = await fusermount(['-u', mountpoint]);
+  if (normal.ok || !isLayerMounted(mountpoint)) return;
+  const lazy = await fusermount(['-u', '-z', mountpoint]);
+  if (!lazy.ok && isLayerMounted(mountpoint)) {
+    throw new CorralError(
+      'layer_unmount_failed',
+      `cannot unmount the agent layer at ${mountpoint}: ${lazy.err || normal.err}`,
+      `fusermount3 -u -z ${mountpoint}`,
+    );
+  }
+}
+
+function fusermount(args: string[]): Promise<{ ok: boolean; err: string }> {
+  return new Promise((resolve) => {
+    execFile('fusermount3', args, { env: TOOL_ENV, encoding: 'utf8' }, (error, _out, err) =>
+      resolve({ ok: error === null, err: err.trim() || (error?.message ?? '') }),
+    );
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function mountLayer(opts: LayerOptions): Promise<MountedLayer> {
+  const asRoot = process.getuid?.() === 0;
+  for (const p of [opts.imageDir, opts.layerDir, opts.mountpoint]) checkOptionPath(p);
+  const deviceError = fuseDeviceError();
+  if (deviceError) throw deviceError;
+  if (!fs.lstatSync(opts.imageDir).isDirectory()) {
+    throw new CorralError('layer_image', `base image ${opts.imageDir} is not a directory`);
+  }
+  prepareLayerDirs(opts.layerDir);
+  checkMountpoint(opts.mountpoint);
+  // Foreground (-f) so that this handle is the fuse process itself; detached so a Ctrl-C to corral's process
+  // group does not pull the root from under a sandbox that is still being stopped. Its stderr goes to a file
+  // beside the mount point: a pipe would outlive corral badly (SIGPIPE kills the mount with it).
+  const logFile = `${opts.mountpoint}.log`;
+  const logFd = fs.openSync(
+    logFile,
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+    0o600,
+  );
+  // written first, so a reaper in another corral never takes this mount for a dead one's
+  writeOwner(opts.mountpoint);
+  let child: ChildProcess;
+  try {
+    child = spawn('fuse-overlayfs', ['-f', '-o', fuseOptions(opts, asRoot), opts.mountpoint], {
+      env: TOOL_ENV,
+      stdio: ['ignore', 'ignore', logFd],
+      detached: true,
+    });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  let spawnFailed = false;
+  child.once('error', (err) => {
+    spawnFailed = true;
+    fs.appendFileSync(logFile, err.message);
+  });
+  try {
+    await waitForMount(child, opts.mountpoint, logFile, () => spawnFailed);
+  } catch (err) {
+    removeOwner(opts.mountpoint);
+    throw err;
+  }
+  child.unref();
+  let unmounting: Promise<void> | undefined;
+  return {
+    path: opts.mountpoint,
+    unmount() {
+      unmounting ??= (async () => {
+        await unmountPath(opts.mountpoint);
+        removeOwner(opts.mountpoint);
+        const timer = setTimeout(() => child.kill('SIGKILL'), FUSE_EXIT_TIMEOUT_MS);
+        await exitOf(child);
+        clearTimeout(timer);
+      })();
+      return unmounting;
+    },
+  };
+}
