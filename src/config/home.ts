@@ -8,7 +8,10 @@ export interface HomePaths {
   dbFile: string;
   keyFile: string;
   agentsDir: string;
+  /** where workspaces lived before data/ (adopted on first use, see host/agent-volume.ts) */
   workspacesDir: string;
+  /** per agent: its workspace and writable layer (a volume of its disk limit when corral is root) */
+  dataDir: string;
   runDir: string;
   cacheDir: string;
 }
@@ -23,6 +26,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
     keyFile: path.join(root, 'secret.key'),
     agentsDir: path.join(root, 'agents'),
     workspacesDir: path.join(root, 'workspaces'),
+    dataDir: path.join(root, 'data'),
     runDir: path.join(root, 'run'),
     cacheDir: path.join(root, 'cache'),
   };

@@ -1,7 +1,5 @@
-// Per-agent host state: the unprivileged uid an agent runs as, and its workspace directory.
+// Per-agent host state: the unprivileged uid an agent runs as, and directories corral owns (see agent-volume.ts).
 import fs from 'node:fs';
-import path from 'node:path';
-import type { HomePaths } from '../config/home.ts';
 import type { HostIds } from '../sandbox/types.ts';
 import { CorralError } from '../util/errors.ts';
 
@@ -21,13 +19,4 @@ export function ensurePrivateDir(dir: string, mode: number): void {
   if (!st.isDirectory() || st.isSymbolicLink()) {
     throw new CorralError('unsafe_path', `${dir} is not a plain directory; refusing to use it`);
   }
-}
-
-export function prepareWorkspace(home: HomePaths, agent: string, ids: HostIds | undefined): string {
-  ensurePrivateDir(home.workspacesDir, 0o700);
-  const dir = path.join(home.workspacesDir, agent);
-  ensurePrivateDir(dir, 0o700);
-  // Only the top directory: never walk (and so never follow) what the agent put inside.
-  if (ids !== undefined) fs.chownSync(dir, ids.uid, ids.gid);
-  return dir;
 }

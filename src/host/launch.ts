@@ -11,15 +11,17 @@ import {
 } from '../protocol/sandbox-env.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
 import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
-import { DEFAULT_LIMITS } from '../sandbox/types.ts';
+import type { AgentLimits } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
-import { agentHostIds, ensurePrivateDir, prepareWorkspace } from './agent-dirs.ts';
+import { agentHostIds, ensurePrivateDir } from './agent-dirs.ts';
+import { prepareAgentVolume } from './agent-volume.ts';
 import type { BackendGate } from './backend-gate.ts';
 import type { ControlChannel } from './control.ts';
 import { caEnv, sentinelEnv, writeCaBundle } from './sandbox-credentials.ts';
 import type { SandboxCredentials } from './sandbox-credentials.ts';
 import { openControlChannel } from './control.ts';
+import { sandboxLimits } from './limits.ts';
 
 export const READY_TIMEOUT_MS = 15_000;
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -85,14 +87,19 @@ export function nodeInstallDirs(nodePath: string): string[] {
 
 export async function launchSandbox(
   deps: LaunchDeps,
-  agent: { name: string; backend: string; grants?: readonly string[] },
+  agent: { name: string; backend: string; grants?: readonly string[]; limits?: AgentLimits },
 ): Promise<RunningSandbox> {
   const backend = deps.sandboxes.get(agent.backend);
   await deps.gate?.ready(backend);
   const nodePath = deps.nodePath ?? process.execPath;
   const row = deps.store.ensureAgent(agent.name);
   const hostIds = agentHostIds(row.id, deps.isRoot);
-  const workspaceDir = prepareWorkspace(deps.home, agent.name, hostIds);
+  const limits = sandboxLimits(agent.limits);
+  const volume = await prepareAgentVolume(deps.home, agent.name, limits.diskBytes, {
+    ids: hostIds,
+    isRoot: deps.isRoot,
+    log: deps.log,
+  });
   const runtimeDir = await ensureRuntimeBundle(deps.home.cacheDir);
   const sandboxId = crypto.randomUUID();
   ensurePrivateDir(deps.home.runDir, 0o711);
@@ -121,13 +128,14 @@ export async function launchSandbox(
     const sandbox = await backend.start({
       sandboxId,
       agent: agent.name,
-      workspaceDir,
+      workspaceDir: volume.workspaceDir,
       runtimeDir,
       gatewayDir,
       etcDir: path.join(runDir, 'etc'),
       hostIds,
       ...credentialSpec(deps.credentials, agent, runDir),
-      limits: DEFAULT_LIMITS,
+      limits,
+      diskQuota: volume.disk.mechanism === 'quota',
       extraReadOnly: nodeInstallDirs(nodePath),
       command: [nodePath, `${SANDBOX_RUNTIME_DIR}/${RUNTIME_FILE}`],
     });

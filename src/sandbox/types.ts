@@ -79,6 +79,11 @@ export interface SandboxSpec {
   /** the complete environment of the runtime; nothing else of the host's environment leaks in */
   env: Record<string, string>;
   limits: SandboxLimits;
+  /**
+   * True when workspaceDir (and root.layerDir) sit on a volume of limits.diskBytes that the host mounted, so the
+   * kernel already enforces the disk limit; otherwise a backend falls back to RLIMIT_FSIZE (one file at a time).
+   */
+  diskQuota?: boolean;
   /** further host paths exposed read-only at the same place, e.g. a node installed under /opt (never '/', /etc, /home…) */
   extraReadOnly: string[];
   /** host file (system roots plus the gateway's CA) bound read-only over the sandbox's system CA bundle */

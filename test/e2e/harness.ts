@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
+import { parseMountinfo } from '../../src/host/volume/mountinfo.ts';
 import { corralAsUser } from '../fixtures/as-user.ts';
 import type { Script } from '../fixtures/model-server.ts';
 import { defaultScript, startModelServer } from '../fixtures/model-server.ts';
@@ -31,6 +32,20 @@ export function addProvider(
 ): Step {
   return [['provider', 'add', name, '--kind', kind, '--base-url', url, '--key-secret', keySecret]];
 }
+
+/** Agent volumes (mounted when the tests run as root) come off before their home is deleted. */
+export function unmountUnder(dir: string): void {
+  const real = fs.realpathSync(dir);
+  const points = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.mountPoint)
+    .filter((p) => p.startsWith(real + '/'))
+    .reverse();
+  for (const p of points) spawnSync('umount', [p]);
+}
+
+/** Where an agent's workspace is on the host. */
+export const workspaceOf = (home: string, agent: string): string =>
+  path.join(home, 'data', agent, 'workspace');
 
 export const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
 
@@ -101,6 +116,7 @@ export async function createE2e(
     close: async () => {
       await server.close();
       asUser?.dispose();
+      unmountUnder(home);
       fs.rmSync(home, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from './harness.ts';
-import { addProvider, createE2e, hasBwrap } from './harness.ts';
+import { addProvider, createE2e, hasBwrap, workspaceOf } from './harness.ts';
 
 const KEY = 'sk-ant-e2e-REAL-KEY-7f3a9c1b2d';
 const OPENAI_KEY = 'sk-openai-e2e-REAL-KEY-55aa';
@@ -37,7 +37,7 @@ describe.skipIf(!hasBwrap)('corral run (bwrap)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('tool said: inside as 0 on corral');
     // the file the agent wrote is in its workspace on the host
-    expect(fs.readFileSync(path.join(e.home, 'workspaces', 'alpha', 'note.txt'), 'utf8')).toBe('persisted\n');
+    expect(fs.readFileSync(path.join(workspaceOf(e.home, 'alpha'), 'note.txt'), 'utf8')).toBe('persisted\n');
   });
 
   it('keeps the workspace across runs', async () => {
@@ -47,7 +47,7 @@ describe.skipIf(!hasBwrap)('corral run (bwrap)', () => {
   });
 
   it('runs through the OpenAI wire protocol too, and a second agent cannot see the first one', async () => {
-    const alphaHostPath = path.join(e.home, 'workspaces', 'alpha');
+    const alphaHostPath = workspaceOf(e.home, 'alpha');
     const r = await e.corral([
       'run',
       'beta',

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addProvider, createE2e, hasBwrap } from './harness.ts';
+import { addProvider, createE2e, hasBwrap, workspaceOf } from './harness.ts';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -25,7 +25,7 @@ describe.skipIf(!hasBwrap || !isRoot)('corral run as an ordinary user', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('tool said: 0\n');
     expect(r.stdout).toContain('No such file or directory');
-    expect(fs.statSync(path.join(e.home, 'workspaces', 'solo', 'mine.txt')).uid).toBe(NOBODY);
+    expect(fs.statSync(path.join(workspaceOf(e.home, 'solo'), 'mine.txt')).uid).toBe(NOBODY);
     expect(e.requests.at(-1)?.headers['x-api-key']).toBe('sk-unprivileged');
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '../../config/agent-files.ts';
 import { loadConfig, resolveProvider } from '../../config/config-file.ts';
 import { AgentConfig } from '../../config/schema.ts';
+import { removeAgentVolume } from '../../host/agent-volume.ts';
 import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
@@ -109,7 +110,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .command('rm <name>')
     .description('remove an agent definition (its workspace is kept unless --purge)')
     .option('--purge', 'also delete its workspace and stored conversations')
-    .action((name: string, opts: { purge?: boolean }) => {
+    .action(async (name: string, opts: { purge?: boolean }) => {
       loadAgent(ctx.home, name);
       removeAgentFile(ctx.home, name);
       const store = openStore(ctx.home);
@@ -117,6 +118,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         if (opts.purge === true) {
           store.deleteAgent(name);
           fs.rmSync(path.join(ctx.home.workspacesDir, name), { recursive: true, force: true });
+          await removeAgentVolume(ctx.home, name);
         }
         store.appendAudit({
           actor: 'operator',

@@ -12,7 +12,7 @@ export function initHome(ctx: CliContext): boolean {
   const { home } = ctx;
   ensurePrivateDir(home.root, 0o700);
   ensurePrivateDir(home.agentsDir, 0o755);
-  ensurePrivateDir(home.workspacesDir, 0o700);
+  ensurePrivateDir(home.dataDir, 0o700);
   const fresh = !fs.existsSync(home.configFile);
   if (fresh) saveConfig(home, defaultConfig());
   openStore(home).close(); // creates corral.db and secret.key (0600) on first use

@@ -1,0 +1,54 @@
+// Reads /proc/self/mountinfo: which file system is mounted where, and which file backs a loop device.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+  /** e.g. /dev/loop3 */
+  source: string;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+const unescape = (s: string): string =>
+  s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    const mountPoint = fields[4];
+    const fsType = fields[dash + 1];
+    const source = fields[dash + 2];
+    if (dash < 6 || mountPoint === undefined || fsType === undefined || source === undefined) continue;
+    out.push({ mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
+  }
+  return out;
+}
+
+export function mountsAt(dir: string, mountinfo = '/proc/self/mountinfo'): MountEntry[] {
+  return parseMountinfo(fs.readFileSync(mountinfo, 'utf8')).filter((m) => m.mountPoint === dir);
+}
+
+/** The file a loop device reads from, or undefined when it is not a (set-up) loop device. */
+export function loopBackingFile(device: string): string | undefined {
+  const name = path.basename(device);
+  if (!/^loop\d+$/.test(name)) return undefined;
+  try {
+    return fs.readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Loop devices currently attached to `file` (still attached after an unmount means still in use somewhere). */
+export function loopDevicesOf(file: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  return names.map((n) => `/dev/${n}`).filter((d) => loopBackingFile(d) === file);
+}
