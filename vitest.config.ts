@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // builds the Debian base image once (cached across runs) before any test needs it
+    globalSetup: ['test/global-setup.ts'],
   },
 });
