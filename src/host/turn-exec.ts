@@ -1,0 +1,180 @@
+// Runs one turn for a message that is already committed and marked running, and commits its end in one step:
+// shared by `corral run`/`chat` (AgentSession) and the daemon's queue.
+import { loadConfig, resolveProvider } from '../config/config-file.ts';
+import type { HomePaths } from '../config/home.ts';
+import type { AgentConfig } from '../config/schema.ts';
+import type { ChatMessage } from '../protocol/transcript.ts';
+import type { InboundRow, OutboxInsert } from '../store/daemon-types.ts';
+import type { Store } from '../store/types.ts';
+import { CorralError, errorMessage } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import type { RunningSandbox } from './launch.ts';
+import type { TurnEvent } from './turn.ts';
+import { runTurn } from './turn.ts';
+import { turnErrorToCorral } from './turn-errors.ts';
+
+export interface TurnResult {
+  messageId: string;
+  runId: string;
+  text: string;
+  stopReason: 'end' | 'max_steps' | 'cancelled';
+}
+
+export interface SessionHooks {
+  /** the host maps a sandbox to the run it is serving, so gateway usage lands on the right run */
+  onRunStart(sandboxId: string, runId: string): void;
+  onRunEnd(sandboxId: string): void;
+}
+
+export interface TurnExecDeps {
+  home: HomePaths;
+  store: Store;
+  hooks: SessionHooks;
+  log: Logger;
+}
+
+export interface TurnJob {
+  agent: AgentConfig;
+  /** committed and started (status running) */
+  message: InboundRow;
+  sandbox: () => Promise<RunningSandbox>;
+  /** a sandbox that died or ignored a cancel; the next turn needs a fresh one */
+  onSandboxBroken: () => Promise<void>;
+  signal?: AbortSignal;
+  onEvent?: (e: TurnEvent) => void;
+  /** deliveries to make once the turn has ended (idempotency keys per message) */
+  outbox?: {
+    reply: (text: string) => OutboxInsert[];
+    failure: (error: string) => OutboxInsert[];
+  };
+  /**
+   * A cancel means "run it again later" (the host is stopping), not "the user gave up": the message goes back
+   * to the queue instead of ending. Resolves with undefined then.
+   */
+  requeueOnCancel?: boolean;
+}
+
+const BROKEN_SANDBOX = new Set(['sandbox_died', 'sandbox_unresponsive']);
+
+/** Ends with the result, undefined when requeued, or throws the turn's error after recording it. */
+export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<TurnResult | undefined> {
+  const { store, home } = deps;
+  const { agent, message } = job;
+  const run = store.startRun({ sessionId: message.sessionId, messageId: message.id });
+  try {
+    const provider = resolveProvider(loadConfig(home), agent.model);
+    if (!store.listSecrets().some((s) => s.name === provider.keySecret)) {
+      throw new CorralError(
+        'secret_missing',
+        `secret ${provider.keySecret} (the key for provider '${provider.name}') is not set`,
+        `printf %s "$KEY" | corral secret set ${provider.keySecret}`,
+      );
+    }
+    const sandbox = await job.sandbox();
+    const userMessage: ChatMessage = { role: 'user', content: [{ type: 'text', text: message.text }] };
+    deps.hooks.onRunStart(sandbox.id, run.id);
+    const outcome = await runTurn(
+      sandbox.channel,
+      {
+        type: 'turn',
+        turnId: run.id,
+        instructions: agent.instructions,
+        messages: [...store.transcript(message.sessionId), userMessage],
+        model: {
+          provider: provider.name,
+          kind: provider.kind,
+          model: provider.model,
+          maxTokens: agent.maxTokens,
+        },
+        tools: agent.tools,
+        maxSteps: agent.maxSteps,
+      },
+      {
+        onEvent: (e) => {
+          record(store, agent.name, run.id, e);
+          job.onEvent?.(e);
+        },
+        ...(job.signal ? { signal: job.signal } : {}),
+      },
+    ).finally(() => deps.hooks.onRunEnd(sandbox.id));
+    if (outcome.type === 'turn_error')
+      throw turnErrorToCorral(outcome.code, outcome.message, {
+        ...provider,
+        provider: provider.name,
+        agent: agent.name,
+      });
+    if (job.requeueOnCancel === true && outcome.stopReason === 'cancelled') return requeue(deps, job, run.id);
+    store.completeMessage({
+      messageId: message.id,
+      runId: run.id,
+      transcript: [userMessage, ...outcome.messages],
+      reply: outcome.text,
+      stopReason: outcome.stopReason,
+      cancelled: outcome.stopReason === 'cancelled',
+      outbox: job.outbox?.reply(outcome.text) ?? [],
+    });
+    store.appendAudit({
+      actor: 'host',
+      action: 'run.done',
+      subject: agent.name,
+      detail: { runId: run.id, messageId: message.id, stopReason: outcome.stopReason },
+    });
+    return { messageId: message.id, runId: run.id, text: outcome.text, stopReason: outcome.stopReason };
+  } catch (err) {
+    // a dead or unresponsive sandbox is replaced on the next message; the conversation lives in the store
+    if (err instanceof CorralError && BROKEN_SANDBOX.has(err.code)) await job.onSandboxBroken();
+    if (job.requeueOnCancel === true && job.signal?.aborted === true) return requeue(deps, job, run.id);
+    const error = errorMessage(err);
+    store.failMessage({
+      messageId: message.id,
+      runId: run.id,
+      error,
+      outbox: job.outbox?.failure(error) ?? [],
+    });
+    store.appendAudit({
+      actor: 'host',
+      action: 'run.failed',
+      subject: agent.name,
+      detail: { runId: run.id, messageId: message.id, error },
+    });
+    throw err;
+  }
+}
+
+function requeue(deps: TurnExecDeps, job: TurnJob, runId: string): undefined {
+  deps.store.finishRun(runId, {
+    status: 'cancelled',
+    stopReason: 'cancelled',
+    error: 'the host is stopping',
+  });
+  deps.store.requeueMessage(job.message.id);
+  deps.log.info('turn interrupted; the message runs again when the host starts', {
+    agent: job.agent.name,
+    message: job.message.id,
+  });
+  return undefined;
+}
+
+function record(store: Store, agent: string, runId: string, e: TurnEvent): void {
+  switch (e.type) {
+    case 'tool_call':
+      store.recordToolCall({ id: `${runId}:${e.callId}`, runId, name: e.name, input: e.input });
+      store.appendAudit({
+        actor: `agent:${agent}`,
+        action: 'tool.call',
+        subject: e.name,
+        detail: { runId, callId: e.callId, input: e.input },
+      });
+      return;
+    case 'tool_result':
+      store.finishToolCall(`${runId}:${e.callId}`, {
+        output: e.output,
+        isError: e.isError,
+        durationMs: e.durationMs,
+      });
+      return;
+    case 'text':
+    case 'usage':
+      return;
+  }
+}
