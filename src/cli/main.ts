@@ -7,6 +7,7 @@ import { registerAudit } from './commands/audit.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerEgress } from './commands/egress.ts';
+import { registerImage } from './commands/image.ts';
 import { registerInit } from './commands/init.ts';
 import { registerProvider } from './commands/provider.ts';
 import { registerRun } from './commands/run.ts';
@@ -16,7 +17,7 @@ import type { CliContext } from './context.ts';
 import { createCliContext } from './context.ts';
 import { formatError } from './format-error.ts';
 
-const NEEDS_NO_HOME = new Set(['init', 'doctor', 'bench', 'help']);
+const NEEDS_NO_HOME = new Set(['init', 'doctor', 'bench', 'help', 'image']);
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('corral')
@@ -43,6 +44,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerAudit(program, ctx);
   registerEgress(program, ctx);
   registerUsage(program, ctx);
+  registerImage(program, ctx);
   registerDoctor(program, ctx);
   registerBench(program, ctx);
   return program;

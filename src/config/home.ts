@@ -14,6 +14,10 @@ export interface HomePaths {
   dataDir: string;
   runDir: string;
   cacheDir: string;
+  /** base images (unless $CORRAL_IMAGE_CACHE says elsewhere); rebuilding one never touches layersDir */
+  imagesDir: string;
+  /** per-agent writable layers over the base image, one 0700 directory per agent */
+  layersDir: string;
 }
 
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
@@ -29,5 +33,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
     dataDir: path.join(root, 'data'),
     runDir: path.join(root, 'run'),
     cacheDir: path.join(root, 'cache'),
+    imagesDir: path.join(root, 'images'),
+    layersDir: path.join(root, 'layers'),
   };
 }

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorralError } from '../../util/errors.ts';
+import type { BuildRequest } from './build.ts';
 import { BUILD_TIMEOUT_MS, buildImage } from './build.ts';
 import { imageIdOf, planInputs } from './inputs.ts';
 import { acquireLock } from './lock.ts';
@@ -19,6 +20,8 @@ export interface ImageOptions {
   /** build again even when an image with these inputs exists (it is replaced) */
   force?: boolean;
   signal?: AbortSignal;
+  /** what fills the build directory; tests of the cache and lock pass a fast stand-in */
+  build?: (req: BuildRequest) => Promise<unknown>;
 }
 
 /** Where images live: $CORRAL_IMAGE_CACHE when set, else `$CORRAL_HOME/images`. */
@@ -174,7 +177,7 @@ export async function ensureBaseImage(opts: ImageOptions): Promise<BaseImage> {
     const buildDir = path.join(opts.cacheDir, `${BUILD_PREFIX}${id}-${process.pid}`);
     fs.mkdirSync(buildDir, { mode: 0o755 });
     try {
-      await buildImage({
+      await (opts.build ?? buildImage)({
         id,
         inputs,
         mode,
