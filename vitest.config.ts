@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // builds the Debian base image once (cached across runs) before any test needs it
     globalSetup: ['test/global-setup.ts'],
+    // every test, and every corral a test starts, shares that one image instead of building its own
+    env: { CORRAL_IMAGE_CACHE: process.env['CORRAL_IMAGE_CACHE'] || '/var/cache/corral-test/images' },
   },
 });

@@ -14,6 +14,8 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 # --- OS packages the default sandbox backend needs -----------------------------------------------------
 missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
+# the Debian base image every sandbox starts from is built with mmdebstrap
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 for tool in setpriv unshare prlimit; do command -v "$tool" >/dev/null || { missing+=(util-linux); break; }; done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -36,6 +38,8 @@ corral() { node bin/corral.js "$@"; }
 # --- corral home, a default agent ----------------------------------------------------------------------
 corral init
 corral agent show assistant >/dev/null 2>&1 || corral agent add assistant
+say "building the base image (Debian bookworm + Node; about a minute the first time, then cached)"
+corral image build >/dev/null || die "the base image did not build; the line above says why"
 corral doctor || die "corral doctor found a problem above; fix it and run this again"
 
 # --- a key, then a first conversation ------------------------------------------------------------------

@@ -14,10 +14,8 @@ export interface HomePaths {
   dataDir: string;
   runDir: string;
   cacheDir: string;
-  /** base images (unless $CORRAL_IMAGE_CACHE says elsewhere); rebuilding one never touches layersDir */
+  /** base images (unless $CORRAL_IMAGE_CACHE says elsewhere); agents' layers live in dataDir, never here */
   imagesDir: string;
-  /** per-agent writable layers over the base image, one 0700 directory per agent */
-  layersDir: string;
 }
 
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
@@ -34,6 +32,5 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
     runDir: path.join(root, 'run'),
     cacheDir: path.join(root, 'cache'),
     imagesDir: path.join(root, 'images'),
-    layersDir: path.join(root, 'layers'),
   };
 }

@@ -14,6 +14,8 @@ import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts'
 import type { AgentLimits } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
+import type { BaseImageSource } from './base-image.ts';
+import { imageSpec, usesImage } from './base-image.ts';
 import { agentHostIds, ensurePrivateDir } from './agent-dirs.ts';
 import { prepareAgentVolume } from './agent-volume.ts';
 import type { BackendGate } from './backend-gate.ts';
@@ -44,8 +46,10 @@ export interface LaunchDeps {
   isRoot: boolean;
   /** probe + isolation self-test before a backend's first sandbox */
   gate?: BackendGate;
-  /** node binary used inside the sandbox */
+  /** node binary used inside the sandbox (legacy layout only; the base image has its own copy) */
   nodePath?: string;
+  /** the base image for backends that run on one; built on first need */
+  baseImage?: BaseImageSource;
   /** sentinels for granted secrets and the gateway's CA; absent: no sentinel, system roots only */
   credentials?: SandboxCredentials;
 }
@@ -101,6 +105,7 @@ export async function launchSandbox(
     log: deps.log,
   });
   const runtimeDir = await ensureRuntimeBundle(deps.home.cacheDir);
+  const image = deps.baseImage !== undefined && usesImage(backend) ? await deps.baseImage() : undefined;
   const sandboxId = crypto.randomUUID();
   ensurePrivateDir(deps.home.runDir, 0o711);
   const runDir = path.join(deps.home.runDir, sandboxId);
@@ -136,8 +141,12 @@ export async function launchSandbox(
       ...credentialSpec(deps.credentials, agent, runDir),
       limits,
       diskQuota: volume.disk.mechanism === 'quota',
-      extraReadOnly: nodeInstallDirs(nodePath),
-      command: [nodePath, `${SANDBOX_RUNTIME_DIR}/${RUNTIME_FILE}`],
+      ...(image === undefined
+        ? {
+            extraReadOnly: nodeInstallDirs(nodePath),
+            command: [nodePath, `${SANDBOX_RUNTIME_DIR}/${RUNTIME_FILE}`],
+          }
+        : imageSpec(image, volume.layerDir)),
     });
     cleanups.push(() => sandbox.stop());
     const channel = openControlChannel(sandbox, deps.log);

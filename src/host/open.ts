@@ -10,6 +10,8 @@ import { loadOrCreateKey } from '../store/secret-box.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
+import { stderrDisplay } from '../sandbox/image/display.ts';
+import { baseImageSource } from './base-image.ts';
 import { createBudgetCheck } from './budget-check.ts';
 import { readWhenChanged } from './file-cache.ts';
 import { agentHostIds } from './agent-dirs.ts';
@@ -66,7 +68,19 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     log,
   });
   const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });
-  const opened = createHost({ home, store, sandboxes, gateway, log, isRoot, gate, credentials: creds });
+  // the first sandbox on the base image builds it (about a minute), with progress on stderr
+  const baseImage = baseImageSource(home, { onProgress: stderrDisplay() });
+  const opened = createHost({
+    home,
+    store,
+    sandboxes,
+    gateway,
+    log,
+    isRoot,
+    gate,
+    credentials: creds,
+    baseImage,
+  });
   hostRef.current = opened;
   return {
     host: opened,

@@ -9,6 +9,7 @@ import { ensureRuntimeBundle } from '../../sandbox/runtime-bundle.ts';
 import { selfTest } from '../../sandbox/self-test.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
+import { imageCheck } from './doctor-image.ts';
 
 export interface Check {
   name: string;
@@ -78,6 +79,7 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
         : { fix: 'do not run agents on this host until this passes; report it with: corral doctor --json' }),
     });
   }
+  checks.push(imageCheck(ctx.home.imagesDir));
   checks.push(
     await attempt('runtime bundle', async () => ensureRuntimeBundle(ctx.home.cacheDir), 'reinstall: npm ci'),
   );
