@@ -38,7 +38,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
   loadConfig(home); // fail early, with the config's own error, before anything starts
   const store = openStore(home);
   const isRoot = opts.isRoot ?? process.getuid?.() === 0;
-  const sandboxes = createSandboxRegistry([createBwrapBackend({ log, isRoot })]);
+  const sandboxes = createSandboxRegistry([createBwrapBackend({ log, isRoot, runDir: home.runDir })]);
   // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
   const hostRef: { current?: Host } = {};
   const creds = sandboxCredentials(home);

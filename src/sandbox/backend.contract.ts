@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ContractImage } from './layer.contract.ts';
+import { describeLayerContract } from './layer.contract.ts';
 import type { HostIds, Sandbox, SandboxBackend, SandboxSpec } from './types.ts';
 import { DEFAULT_LIMITS } from './types.ts';
 
@@ -18,10 +20,14 @@ async function output(sandbox: Sandbox): Promise<{ out: string; err: string; cod
   return { out, err, code: exit.code };
 }
 
+export type { ContractImage };
+
 export function runSandboxContract(
   name: string,
   makeBackend: () => SandboxBackend,
   hostIds: HostIds | undefined,
+  /** a base image: with one, every sandbox's / is a fresh agent layer over it, and the layer contract runs */
+  image?: ContractImage,
 ): void {
   describe(`SandboxBackend contract: ${name}`, () => {
     const roots: string[] = [];
@@ -46,6 +52,9 @@ export function runSandboxContract(
         runtimeDir,
         gatewayDir,
         etcDir,
+        ...(image && {
+          root: { imageDir: image.dir, imageId: image.id, layerDir: path.join(root, 'layer') },
+        }),
         hostIds,
         env: { PATH: '/usr/bin:/bin', CONTRACT_VISIBLE: 'yes' },
         limits: DEFAULT_LIMITS,
@@ -97,10 +106,12 @@ export function runSandboxContract(
           'echo kept > /workspace/a; echo lost > /tmp/b; echo lost > /root/c',
         ]);
         expect((await output(await start(s))).code).toBe(0);
+        // on a base image /root is part of the agent's layer, which persists (see the layer contract)
+        const scratch = image === undefined ? '/tmp /root' : '/tmp';
         const again = await output(
           await start({
             ...s,
-            command: ['/bin/sh', '-c', 'cat /workspace/a; find /tmp /root -mindepth 1 | wc -l'],
+            command: ['/bin/sh', '-c', `cat /workspace/a; find ${scratch} -mindepth 1 | wc -l`],
           }),
         );
         expect(again.out).toBe('kept\n0\n');
@@ -152,4 +163,5 @@ export function runSandboxContract(
       CONTRACT_TIMEOUT_MS,
     );
   });
+  if (image !== undefined) describeLayerContract(name, makeBackend, hostIds, image);
 }

@@ -1,4 +1,5 @@
 // The self-test's judge: every broken fact must be reported, a healthy set must pass.
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { judge } from './self-test.ts';
 
@@ -37,6 +38,25 @@ describe('self-test judge', () => {
   ])('reports %s=%s', (key, value, message) => {
     const failures = judge({ ...healthy, [key]: value }, ids, 0);
     expect(failures.join('\n')).toMatch(message);
+  });
+
+  it('on a base image: the layer must be writable, and no host file or home visible', () => {
+    const image = {
+      ...healthy,
+      usr: 'writable',
+      shadow: 'visible',
+      hostdirs: 'visible',
+      rootid: '4242:4242',
+      homeentries: '0',
+    };
+    expect(judge(image, ids, 0, 'image')).toEqual([]);
+    expect(judge({ ...image, usr: 'readonly' }, ids, 0, 'image').join()).toMatch(/not writable/);
+    const host = fs.statSync('/');
+    expect(judge({ ...image, rootid: `${host.dev}:${host.ino}` }, ids, 0, 'image').join()).toMatch(
+      /host's root/,
+    );
+    expect(judge({ ...image, homeentries: '2' }, ids, 0, 'image').join()).toMatch(/home/);
+    expect(judge({ ...image, fileowner: '0' }, ids, 0, 'image').join()).toMatch(/host root/);
   });
 
   it('treats missing facts as failures, not as passes', () => {

@@ -19,7 +19,13 @@ const PROBE_SCRIPT = [
   'if touch /tmp/.corral-probe 2>/dev/null; then echo tmp=writable; else echo tmp=readonly; fi',
   'if [ -e /etc/shadow ]; then echo shadow=visible; else echo shadow=absent; fi',
   'if [ -e /home ] || [ -e /var/lib ]; then echo hostdirs=visible; else echo hostdirs=absent; fi',
+  // on a base image: / must not be the host's root directory (a bind keeps its device and inode numbers)
+  'echo "rootid=$(stat -c %d:%i /)"',
+  'echo "homeentries=$(ls -A /home 2>/dev/null | wc -l)"',
 ].join('\n');
+
+/** legacy: the host's /usr read-only, nothing persists; image: / is the agent's own layer over the base image */
+export type SandboxLayout = 'legacy' | 'image';
 
 export interface SelfTestResult {
   ok: boolean;
@@ -31,6 +37,7 @@ export function judge(
   facts: Record<string, string>,
   hostIds: HostIds | undefined,
   callerUid: number,
+  layout: SandboxLayout = 'legacy',
 ): string[] {
   const failures: string[] = [];
   // The owner on the host of a file root created inside is the real test of 'root inside is not root
@@ -49,19 +56,42 @@ export function judge(
   if (facts['nonewprivs'] !== '1') failures.push('no_new_privs is not set');
   if (facts['netdevs'] !== 'lo,')
     failures.push(`network interfaces besides loopback: ${facts['netdevs'] ?? '?'}`);
-  if (facts['usr'] !== 'readonly') failures.push('/usr is writable');
   if (facts['workspace'] !== 'writable') failures.push('the workspace is not writable');
   if (facts['tmp'] !== 'writable') failures.push('/tmp is not writable');
+  return [...failures, ...(layout === 'legacy' ? judgeLegacy(facts) : judgeImage(facts))];
+}
+
+function judgeLegacy(facts: Record<string, string>): string[] {
+  const failures: string[] = [];
+  if (facts['usr'] !== 'readonly') failures.push('/usr is writable');
   if (facts['shadow'] !== 'absent') failures.push('/etc/shadow is visible');
   if (facts['hostdirs'] !== 'absent') failures.push('host directories (/home, /var/lib) are visible');
   return failures;
 }
 
+/** The image's own /etc/shadow and /var/lib are the agent's to see; the host's files are not. */
+function judgeImage(facts: Record<string, string>): string[] {
+  const failures: string[] = [];
+  if (facts['usr'] !== 'writable')
+    failures.push("the agent's environment (/usr of its layer) is not writable");
+  const host = fs.statSync('/');
+  if (facts['rootid'] === undefined || facts['rootid'] === `${host.dev}:${host.ino}`)
+    failures.push("the sandbox's / is the host's root directory");
+  if (facts['homeentries'] !== '0') failures.push('/home has entries: host home directories may be visible');
+  return failures;
+}
+
 export async function selfTest(
   backend: SandboxBackend,
-  opts: { hostIds: HostIds | undefined; scratchDir?: string },
+  opts: {
+    hostIds: HostIds | undefined;
+    scratchDir?: string;
+    /** run the probe on this base image, in a fresh layer (removed afterwards) */
+    image?: { dir: string; id: string };
+  },
 ): Promise<SelfTestResult> {
   const root = fs.mkdtempSync(path.join(opts.scratchDir ?? os.tmpdir(), 'corral-selftest-'));
+  const layout: SandboxLayout = opts.image === undefined ? 'legacy' : 'image';
   try {
     fs.chmodSync(root, 0o711);
     const dirs = ['workspace', 'runtime', 'gw', 'etc'].map((d) => path.join(root, d));
@@ -75,6 +105,9 @@ export async function selfTest(
       runtimeDir,
       gatewayDir,
       etcDir,
+      ...(opts.image && {
+        root: { imageDir: opts.image.dir, imageId: opts.image.id, layerDir: path.join(root, 'layer') },
+      }),
       hostIds: opts.hostIds,
       env: { PATH: '/usr/bin:/bin' },
       limits: DEFAULT_LIMITS,
@@ -100,7 +133,7 @@ export async function selfTest(
     }
     const failures =
       exit.code === 0
-        ? judge(facts, opts.hostIds, process.getuid?.() ?? -1)
+        ? judge(facts, opts.hostIds, process.getuid?.() ?? -1, layout)
         : [`the probe sandbox exited with ${String(exit.code ?? exit.signal)}: ${errText.trim()}`];
     return { ok: failures.length === 0, failures, facts };
   } finally {

@@ -78,7 +78,7 @@ function systemMounts(spec: SandboxSpec, opts: ArgvOptions): string[] {
   return args;
 }
 
-function limitArgs(spec: SandboxSpec): string[] {
+export function limitArgs(spec: SandboxSpec): string[] {
   const l = spec.limits;
   const args = ['prlimit', `--nofile=${l.maxOpenFiles}`, `--fsize=${l.maxFileBytes}`, '--core=0'];
   // RLIMIT_NPROC counts every process of a uid: only meaningful when the agent has a uid of its own.

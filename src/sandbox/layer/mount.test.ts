@@ -50,12 +50,15 @@ describe.skipIf(!hasFuseOverlayfs || image === undefined || !isRoot)('mountLayer
       const m = await mount(s);
       const st = fs.statSync(path.join(m.path, 'etc/passwd'));
       expect([st.uid, st.gid]).toEqual([AGENT.uid, AGENT.gid]);
+      // files of system users (apt's partial/ is _apt's) are the agent's root's too, or apt could not run
+      const partial = fs.statSync(path.join(m.path, 'var/lib/apt/lists/partial'));
+      expect(partial.uid).toBe(AGENT.uid);
       const opts = readMounts().find((e) => e.mountPoint === m.path)?.options ?? [];
       expect(opts).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
 
       const w = asAgentRoot(
         AGENT.uid,
-        `echo 'agent:x:1:1::/:/bin/sh' >> ${m.path}/etc/passwd && mkdir -p ${m.path}/usr/local/bin && echo hi > ${m.path}/usr/local/bin/x && rm ${m.path}/etc/issue && echo ok`,
+        `echo 'agent:x:1:1::/:/bin/sh' >> ${m.path}/etc/passwd && mkdir -p ${m.path}/usr/local/bin && echo hi > ${m.path}/usr/local/bin/x && rm ${m.path}/etc/issue && touch ${m.path}/var/lib/apt/lists/partial/p && echo ok`,
       );
       expect(w.out).toBe('ok\n');
       // stored as host root in upper/ (uidmapping reverses the agent's uid), reachable by root alone

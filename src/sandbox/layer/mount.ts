@@ -7,7 +7,7 @@ import { CorralError } from '../../util/errors.ts';
 import type { HostIds } from '../types.ts';
 import { ensureHostDir } from './dirs.ts';
 import { isLayerMounted } from './mountinfo.ts';
-import { removeOwner, writeOwner } from './owner.ts';
+import { claimLayer, ownerAlive, releaseLayer, writeOwner } from './owner.ts';
 
 export const MOUNT_TIMEOUT_MS = 10_000;
 /** after unmounting, how long the fuse process may take to write back and exit before it is killed */
@@ -46,14 +46,17 @@ function checkOptionPath(p: string): void {
 
 /**
  * As root, uidmapping stores what the agent's uid writes as host root in upper/, so the base image's root-owned
- * files stay root's and the agent (root of its own user namespace) may change them. An ordinary user cannot
- * chown to root, so there every file is shown as, and stored as, the caller itself (squash_to_uid).
+ * files stay root's. squash shows every file as the agent's root: files of system users in the image (apt's
+ * partial/ directories belong to _apt) would otherwise show as nobody, out of reach of root in a user namespace
+ * with one mapped uid, and apt-get could not run. An ordinary user cannot chown to root at all, so there every
+ * file is shown as, and stored as, the caller itself.
  */
 export function fuseOptions(opts: LayerOptions, asRoot: boolean): string {
   const { uid, gid } = opts.ids;
+  const squash = [`squash_to_uid=${uid}`, `squash_to_gid=${gid}`];
   const owner = asRoot
-    ? [`uidmapping=0:${uid}:1`, `gidmapping=0:${gid}:1`, 'allow_other']
-    : [`squash_to_uid=${uid}`, `squash_to_gid=${gid}`];
+    ? [`uidmapping=0:${uid}:1`, `gidmapping=0:${gid}:1`, ...squash, 'allow_other']
+    : squash;
   return [
     `lowerdir=${opts.imageDir}`,
     `upperdir=${path.join(opts.layerDir, 'upper')}`,
@@ -78,8 +81,18 @@ function checkMountpoint(mountpoint: string): void {
   if (!st.isDirectory() || st.isSymbolicLink() || st.uid !== (process.getuid?.() ?? st.uid)) {
     throw new CorralError('unsafe_path', `mount point ${mountpoint} is not a plain directory of ours`);
   }
-  if (isLayerMounted(mountpoint)) {
-    throw new CorralError('layer_busy', `${mountpoint} already has a layer mounted on it`);
+  if (isLayerMounted(mountpoint) && ownerAlive(mountpoint)) {
+    throw new CorralError('layer_in_use', `${mountpoint} already has a layer mounted on it`);
+  }
+}
+
+/** Takes the layer for this process; a dead corral's mount of it (here or elsewhere) is unmounted first. */
+async function claim(layerDir: string, mountpoint: string): Promise<void> {
+  const stale = claimLayer(layerDir, mountpoint);
+  for (const p of new Set([stale?.mountpoint, mountpoint])) {
+    if (p !== undefined && p !== '' && isLayerMounted(p) && (p === mountpoint || !ownerAlive(p))) {
+      await unmountPath(p);
+    }
   }
 }
 
@@ -162,6 +175,16 @@ export async function mountLayer(opts: LayerOptions): Promise<MountedLayer> {
   }
   prepareLayerDirs(opts.layerDir);
   checkMountpoint(opts.mountpoint);
+  await claim(opts.layerDir, opts.mountpoint);
+  try {
+    return await startFuse(opts, asRoot);
+  } catch (err) {
+    releaseLayer(opts.layerDir, opts.mountpoint);
+    throw err;
+  }
+}
+
+async function startFuse(opts: LayerOptions, asRoot: boolean): Promise<MountedLayer> {
   // Foreground (-f) so that this handle is the fuse process itself; detached so a Ctrl-C to corral's process
   // group does not pull the root from under a sandbox that is still being stopped. Its stderr goes to a file
   // beside the mount point: a pipe would outlive corral badly (SIGPIPE kills the mount with it).
@@ -188,12 +211,7 @@ export async function mountLayer(opts: LayerOptions): Promise<MountedLayer> {
     spawnFailed = true;
     fs.appendFileSync(logFile, err.message);
   });
-  try {
-    await waitForMount(child, opts.mountpoint, logFile, () => spawnFailed);
-  } catch (err) {
-    removeOwner(opts.mountpoint);
-    throw err;
-  }
+  await waitForMount(child, opts.mountpoint, logFile, () => spawnFailed);
   child.unref();
   let unmounting: Promise<void> | undefined;
   return {
@@ -201,10 +219,11 @@ export async function mountLayer(opts: LayerOptions): Promise<MountedLayer> {
     unmount() {
       unmounting ??= (async () => {
         await unmountPath(opts.mountpoint);
-        removeOwner(opts.mountpoint);
         const timer = setTimeout(() => child.kill('SIGKILL'), FUSE_EXIT_TIMEOUT_MS);
         await exitOf(child);
         clearTimeout(timer);
+        // only now, with the fuse process gone and upper/ settled, may someone else take the layer
+        releaseLayer(opts.layerDir, opts.mountpoint);
       })();
       return unmounting;
     },

@@ -27,7 +27,7 @@ describe('fuseOptions', () => {
   const opts = { imageDir: '/img', layerDir: '/l', mountpoint: '/m', ids: { uid: 7, gid: 8 } };
   it('as root maps the agent uid to root in upper/ and lets it reach the mount', () => {
     expect(fuseOptions(opts, true)).toBe(
-      'lowerdir=/img,upperdir=/l/upper,workdir=/l/work,uidmapping=0:7:1,gidmapping=0:8:1,allow_other,nosuid,nodev,noatime',
+      'lowerdir=/img,upperdir=/l/upper,workdir=/l/work,uidmapping=0:7:1,gidmapping=0:8:1,squash_to_uid=7,squash_to_gid=8,allow_other,nosuid,nodev,noatime',
     );
   });
   it('as an ordinary user shows and stores every file as the caller', () => {
