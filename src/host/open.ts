@@ -21,6 +21,7 @@ import type { Host } from './host.ts';
 import type { GatewayPort } from './launch.ts';
 import { createHost } from './host.ts';
 import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
+import { createWriteBatcher } from './write-batch.ts';
 
 export interface OpenedHost {
   host: Host;
@@ -42,6 +43,8 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
   // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
   const hostRef: { current?: Host } = {};
   const creds = sandboxCredentials(home);
+  // per-request audit entries and usage rows, committed together once per event-loop turn
+  const writes = createWriteBatcher(store, log);
   // read per request, parsed only when the file changed
   const configNow = readWhenChanged(() => loadConfig(home));
   const gateway = createGateway({
@@ -53,14 +56,14 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     },
     readSecret: (name) => store.readSecret(name),
     onUsage: (u) =>
-      store.recordUsage({
+      writes.usage({
         agent: u.agent,
         runId: hostRef.current?.runOf(u.sandboxId) ?? null,
         provider: u.provider,
         model: u.model,
         usage: u.usage,
       }),
-    audit: (e) => store.appendAudit(e),
+    audit: (e) => writes.audit(e),
     // each agent's file, re-read when it changes: `corral agent set` applies to the next request
     egress: { policy: agentPolicyReader(home) },
     checkBudget: createBudgetCheck({ home, store }),
@@ -90,6 +93,7 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     async close() {
       await opened.close();
       await gateway.close();
+      writes.flush();
       store.close();
     },
   };

@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { matchesHost, parseHostPattern, renderHeader } from '../../config/secret-binding.ts';
 import type { GatewayDeps } from '../types.ts';
+import { recordAudit } from '../audit.ts';
 
 export interface Destination {
   host: string;
@@ -125,7 +126,7 @@ function swapWith(
     }
   }
   if (used.length > 0)
-    ctx.deps.audit({
+    recordAudit(ctx.deps, {
       actor: `agent:${ctx.agent}`,
       action: 'secret.inject',
       subject,
@@ -151,7 +152,7 @@ export function boundOrAuditStray(
 }
 
 function elsewhere(ctx: Ctx, secret: string, subject: string, reason: string): void {
-  ctx.deps.audit({
+  recordAudit(ctx.deps, {
     actor: `agent:${ctx.agent}`,
     action: 'secret.sentinel_elsewhere',
     subject,
