@@ -12,7 +12,8 @@ import {
 } from '../../config/agent-files.ts';
 import { loadConfig, resolveProvider } from '../../config/config-file.ts';
 import { AgentConfig } from '../../config/schema.ts';
-import { removeAgentVolume } from '../../host/agent-volume.ts';
+import { purgeAgentEnv } from '../../host/agent-env.ts';
+import { agentDataDir, removeAgentVolume } from '../../host/agent-volume.ts';
 import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
@@ -21,6 +22,7 @@ import type { BudgetOptions } from './agent-budget.ts';
 import { addBudgetOptions, budgetFlagsGiven, nextBudget, recordBudget } from './agent-budget.ts';
 import type { EgressOptions } from './agent-egress.ts';
 import { addEgressOptions, nextEgress } from './agent-egress.ts';
+import { registerAgentEnv } from './agent-env.ts';
 import { collect, nextGrants, recordGrants, registerAgentSet } from './agent-set.ts';
 
 interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'> {
@@ -87,6 +89,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       );
     });
   registerAgentSet(agent, ctx);
+  registerAgentEnv(agent, ctx);
   agent
     .command('list')
     .description('list agents')
@@ -109,9 +112,12 @@ export function registerAgent(program: Command, ctx: CliContext): void {
   agent
     .command('rm <name>')
     .description('remove an agent definition (its workspace is kept unless --purge)')
-    .option('--purge', 'also delete its workspace and stored conversations')
+    .option('--purge', 'also delete its workspace, environment, snapshots and stored conversations')
     .action(async (name: string, opts: { purge?: boolean }) => {
       loadAgent(ctx.home, name);
+      // refused while a sandbox runs on its environment: checked before anything is removed
+      if (opts.purge === true)
+        await purgeAgentEnv(ctx.home, name, path.join(agentDataDir(ctx.home, name), 'layer'));
       removeAgentFile(ctx.home, name);
       const store = openStore(ctx.home);
       try {

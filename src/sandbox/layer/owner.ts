@@ -111,6 +111,14 @@ export function claimLayer(layerDir: string, mountpoint: string): OwnerRecord | 
   return stale;
 }
 
+/** Holds a layer for work that is not a mount (snapshot, restore); the returned function lets it go. */
+export function holdLayer(layerDir: string, purpose: string): () => void {
+  claimLayer(layerDir, purpose);
+  return () => {
+    if (readRecord(lockFile(layerDir))?.pid === process.pid) fs.rmSync(lockFile(layerDir), { force: true });
+  };
+}
+
 export function releaseLayer(layerDir: string, mountpoint: string): void {
   fs.rmSync(ownerFile(mountpoint), { force: true });
   const held = readRecord(lockFile(layerDir));
