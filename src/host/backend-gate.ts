@@ -37,7 +37,9 @@ export function createBackendGate(opts: {
       .slice(0, 24);
     const marker = path.join(opts.cacheDir, 'selftest', `${backend.name}-${key}.ok`);
     if (fs.existsSync(marker)) return;
-    const result = await selfTest(backend, { hostIds: opts.hostIds(0) });
+    const perAgent = opts.hostIds(0);
+    const hostIds = backend.hostIdsFor ? await backend.hostIdsFor(perAgent) : perAgent;
+    const result = await selfTest(backend, { hostIds });
     if (!result.ok) {
       throw new CorralError(
         'isolation_failed',

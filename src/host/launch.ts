@@ -97,7 +97,9 @@ export async function launchSandbox(
   await deps.gate?.ready(backend);
   const nodePath = deps.nodePath ?? process.execPath;
   const row = deps.store.ensureAgent(agent.name);
-  const hostIds = agentHostIds(row.id, deps.isRoot);
+  const perAgent = agentHostIds(row.id, deps.isRoot);
+  // Docker remaps root to its own uid range: the workspace and the gateway socket go to those ids
+  const hostIds = backend.hostIdsFor ? await backend.hostIdsFor(perAgent) : perAgent;
   const limits = sandboxLimits(agent.limits);
   const volume = await prepareAgentVolume(deps.home, agent.name, limits.diskBytes, {
     ids: hostIds,

@@ -4,6 +4,8 @@ import type { HomePaths } from '../config/home.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import type { ProviderRoute } from '../gateway/types.ts';
 import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
+import { createDockerBackend } from '../sandbox/docker/backend.ts';
+import { importDisplay } from '../sandbox/docker/image.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
 import { createSandboxRegistry } from '../sandbox/registry.ts';
 import { loadOrCreateKey } from '../store/secret-box.ts';
@@ -21,7 +23,6 @@ import type { Host } from './host.ts';
 import type { GatewayPort } from './launch.ts';
 import { createHost } from './host.ts';
 import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
-import { createWriteBatcher } from './write-batch.ts';
 
 export interface OpenedHost {
   host: Host;
@@ -36,15 +37,24 @@ export function openStore(home: HomePaths): Store {
 }
 
 export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean } = {}): OpenedHost {
-  loadConfig(home); // fail early, with the config's own error, before anything starts
+  const config = loadConfig(home); // fail early, with the config's own error, before anything starts
   const store = openStore(home);
   const isRoot = opts.isRoot ?? process.getuid?.() === 0;
-  const sandboxes = createSandboxRegistry([createBwrapBackend({ log, isRoot, runDir: home.runDir })]);
+  const dockerRuntime = config.docker?.runtime;
+  const sandboxes = createSandboxRegistry([
+    createBwrapBackend({ log, isRoot, runDir: home.runDir }),
+    createDockerBackend({
+      log,
+      isRoot,
+      homeDir: home.root,
+      runDir: home.runDir,
+      ...(dockerRuntime === 'runsc' ? { runtime: dockerRuntime } : {}),
+      onImportProgress: importDisplay(),
+    }),
+  ]);
   // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
   const hostRef: { current?: Host } = {};
   const creds = sandboxCredentials(home);
-  // per-request audit entries and usage rows, committed together once per event-loop turn
-  const writes = createWriteBatcher(store, log);
   // read per request, parsed only when the file changed
   const configNow = readWhenChanged(() => loadConfig(home));
   const gateway = createGateway({
@@ -56,14 +66,14 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     },
     readSecret: (name) => store.readSecret(name),
     onUsage: (u) =>
-      writes.usage({
+      store.recordUsage({
         agent: u.agent,
         runId: hostRef.current?.runOf(u.sandboxId) ?? null,
         provider: u.provider,
         model: u.model,
         usage: u.usage,
       }),
-    audit: (e) => writes.audit(e),
+    audit: (e) => store.appendAudit(e),
     // each agent's file, re-read when it changes: `corral agent set` applies to the next request
     egress: { policy: agentPolicyReader(home) },
     checkBudget: createBudgetCheck({ home, store }),
@@ -93,7 +103,6 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     async close() {
       await opened.close();
       await gateway.close();
-      writes.flush();
       store.close();
     },
   };

@@ -130,4 +130,10 @@ export interface SandboxBackend {
   reap?(runDir: string): Promise<string[]>;
   /** Drops an agent's writable layer (and any backend-side state such as a per-agent container). */
   resetLayer?(agent: string, layerDir: string): Promise<void>;
+  /**
+   * The host uid/gid that root inside this backend's sandboxes is, when the backend decides it rather than corral
+   * (Docker's userns-remap range: one for all containers). The host gives the workspace and the gateway socket to
+   * these ids instead of the per-agent ones. Absent: the per-agent ids (`SandboxSpec.hostIds`).
+   */
+  hostIdsFor?(perAgent: HostIds | undefined): Promise<HostIds | undefined>;
 }

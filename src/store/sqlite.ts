@@ -79,16 +79,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     return { ...fields, detail, prevHash, hash };
   });
 
-  const inTransaction = db.transaction((fn: () => void) => fn());
-  function atomically<T>(fn: () => T): T {
-    let out: { value: T } | undefined;
-    inTransaction.immediate(() => {
-      out = { value: fn() };
-    });
-    if (out === undefined) throw new Error('transaction body did not run');
-    return out.value;
-  }
-
   const ensureAgent = (name: string) => {
     q.insertAgent.run(name, now());
     return mustExist(getAgent(name), 'agent', name);
@@ -117,7 +107,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     ...createQueueStore(db, { now, openSession, ensureAgent, appendTranscript: appendValidTranscript }),
     ...createTaskStore(db, now),
     close: () => db.close(),
-    atomically,
 
     ensureAgent,
     getAgent,

@@ -3,7 +3,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { matchesHost, parseHostPattern, renderHeader } from '../../config/secret-binding.ts';
 import type { GatewayDeps } from '../types.ts';
-import { recordAudit } from '../audit.ts';
 
 export interface Destination {
   host: string;
@@ -126,7 +125,7 @@ function swapWith(
     }
   }
   if (used.length > 0)
-    recordAudit(ctx.deps, {
+    ctx.deps.audit({
       actor: `agent:${ctx.agent}`,
       action: 'secret.inject',
       subject,
@@ -152,7 +151,7 @@ export function boundOrAuditStray(
 }
 
 function elsewhere(ctx: Ctx, secret: string, subject: string, reason: string): void {
-  recordAudit(ctx.deps, {
+  ctx.deps.audit({
     actor: `agent:${ctx.agent}`,
     action: 'secret.sentinel_elsewhere',
     subject,

@@ -1,0 +1,347 @@
+// The `docker` backend: Docker Engine through its API on the Unix socket. Each agent has one long-lived
+// container whose writable layer is its environment; each session is an exec in it, killed with it.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { CorralError } from '../../util/errors.ts';
+import type { Logger } from '../../util/log.ts';
+import type {
+  AppliedLimits,
+  HostIds,
+  LimitMechanism,
+  Sandbox,
+  SandboxBackend,
+  SandboxRoot,
+  SandboxSpec,
+} from '../types.ts';
+import type { DockerApi } from './api.ts';
+import { createDockerApi } from './api.ts';
+import type { StableBinds } from './binds.ts';
+import { dropSessionLinks, pruneSessionLinks, refreshStableBinds, stableBinds } from './binds.ts';
+import type { ContainerDeps } from './containers.ts';
+import {
+  createSessionContainer,
+  ensureLayerContainer,
+  homeId,
+  LABEL,
+  layerContainerName,
+  layerRepo,
+  sessionContainerName,
+} from './containers.ts';
+import type { ExecSession } from './exec-session.ts';
+import { startExecSession } from './exec-session.ts';
+import { createDockerHttp, dockerSocketPath } from './http.ts';
+import type { ImportProgress } from './image.ts';
+import { importBaseImage } from './image.ts';
+import type { OwnerRecords } from './owners.ts';
+import { createOwnerRecords } from './owners.ts';
+import type { DockerProbe } from './probe.ts';
+import { availability, probeDocker } from './probe.ts';
+
+/** How long stop() waits for the session's stream to close after the kill before it stops waiting. */
+const STOP_WAIT_MS = 10_000;
+
+export interface DockerBackendOptions {
+  log: Logger;
+  /** $CORRAL_HOME: a hash of its path labels every container, so one installation never touches another's */
+  homeDir: string;
+  /** $CORRAL_HOME/run: which live corral process owns which container */
+  runDir: string;
+  /** an OCI runtime registered with dockerd instead of runc, e.g. 'runsc' (gVisor) */
+  runtime?: string;
+  isRoot?: boolean;
+  /** default: DOCKER_HOST (unix:// only) or /var/run/docker.sock */
+  socketPath?: string;
+  /** the image for a spec without `root` (then each session gets a fresh container and nothing persists) */
+  defaultRoot?: Pick<SandboxRoot, 'imageDir' | 'imageId'>;
+  onImportProgress?: (p: ImportProgress) => void;
+}
+
+interface Ctx {
+  api: DockerApi;
+  deps: ContainerDeps;
+  owners: OwnerRecords;
+  log: Logger;
+  lock: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  applied: AppliedLimits;
+  runDir: string;
+}
+
+/** Serialises the start/stop transitions of one container inside this process. */
+function createLocks() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return run;
+  };
+}
+
+function appliedLimits(
+  probe: Extract<DockerProbe, { ok: true }>,
+  runtime: string | undefined,
+  hostQuota: boolean,
+): AppliedLimits {
+  const cgroup: LimitMechanism = probe.info.CgroupVersion === '2' ? 'cgroup-v2' : 'cgroup-v1';
+  const viaRuntime: LimitMechanism = runtime === undefined ? cgroup : 'runtime';
+  return {
+    memoryBytes: viaRuntime,
+    cpus: viaRuntime,
+    maxProcesses: viaRuntime,
+    maxOpenFiles: 'rlimit',
+    maxFileBytes: 'rlimit',
+    // the host's volume bounds the workspace; the container's own layer lives in Docker's storage, which
+    // overlay2 cannot cap on ext4 (only on xfs with project quotas)
+    diskBytes: hostQuota ? 'quota' : 'none',
+  };
+}
+
+export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend {
+  const isRoot = opts.isRoot ?? process.getuid?.() === 0;
+  const api = createDockerApi(createDockerHttp(opts.socketPath ?? dockerSocketPath()));
+  const log = opts.log;
+  const home = homeId(opts.homeDir);
+  const lock = createLocks();
+  const imports = new Map<string, Promise<string>>();
+  let probed: Promise<DockerProbe> | undefined;
+
+  const probe = (): Promise<DockerProbe> => {
+    probed ??= probeDocker(api, { isRoot, runtime: opts.runtime }).then((p) => {
+      if (!p.ok) probed = undefined; // re-checked next time: the operator may have fixed it
+      return p;
+    });
+    return probed;
+  };
+  const ready = async (): Promise<Extract<DockerProbe, { ok: true }>> => {
+    const p = await probe();
+    if (!p.ok) throw new CorralError('backend_unavailable', `sandbox backend docker: ${p.reason}`, p.fix);
+    return p;
+  };
+  const image = (root: Pick<SandboxRoot, 'imageDir' | 'imageId'>): Promise<string> => {
+    let p = imports.get(root.imageId);
+    if (p === undefined) {
+      p = importBaseImage(api, root, {
+        log,
+        ...(opts.onImportProgress ? { onProgress: opts.onImportProgress } : {}),
+      });
+      p.catch(() => imports.delete(root.imageId));
+      imports.set(root.imageId, p);
+    }
+    return p;
+  };
+  const deps: ContainerDeps = { api, log, home, runtime: opts.runtime };
+
+  return {
+    name: 'docker',
+    probe: async () => availability(await probe()),
+    async hostIdsFor(): Promise<HostIds> {
+      return (await ready()).root;
+    },
+    async start(spec) {
+      const p = await ready();
+      const ctx: Ctx = {
+        api,
+        deps,
+        owners: createOwnerRecords(opts.runDir),
+        log,
+        lock,
+        applied: appliedLimits(p, opts.runtime, spec.diskQuota === true),
+        runDir: opts.runDir,
+      };
+      const root = spec.root ?? opts.defaultRoot;
+      if (root === undefined) {
+        throw new CorralError(
+          'docker_needs_image',
+          'the docker backend runs sandboxes on the corral base image, and none was given',
+          'build it: corral image build',
+        );
+      }
+      const ref = await image(root);
+      return spec.root === undefined ? startSession(ctx, spec, ref) : startInLayer(ctx, spec, ref);
+    },
+    reap: (runDir) => reap(api, log, home, createOwnerRecords(runDir)),
+    resetLayer: (agent) =>
+      lock(layerContainerName(home, agent), () =>
+        resetLayer(api, home, createOwnerRecords(opts.runDir), agent, stableBinds(opts.runDir, agent)),
+      ),
+  };
+}
+
+/** A container for this session only, removed when it stops (the spec has no per-agent layer). */
+async function startSession(ctx: Ctx, spec: SandboxSpec, ref: string): Promise<Sandbox> {
+  const key = sessionKey(spec);
+  ctx.owners.add(key, sessionContainerName(ctx.deps.home, key));
+  let id: string | undefined;
+  try {
+    id = await createSessionContainer(ctx.deps, spec, key, ref);
+    await ctx.api.containerStart(id);
+    const exec = await startExecSession(ctx.api, ctx.log, {
+      containerId: id,
+      command: spec.command,
+      env: spec.env,
+      limits: spec.limits,
+    });
+    const containerId = id;
+    return sandbox(ctx, spec, exec, async () => {
+      await ctx.api.containerKill(containerId);
+      await waitOrGiveUp(exec.exited);
+      await ctx.api.containerRemove(containerId);
+      ctx.owners.remove(key);
+    });
+  } catch (err) {
+    if (id !== undefined) await ctx.api.containerRemove(id).catch(() => undefined);
+    ctx.owners.remove(key);
+    throw err;
+  }
+}
+
+/** Names this start: a host may start a sandbox id again once the first has ended (the contract does). */
+function sessionKey(spec: SandboxSpec): string {
+  return `${spec.sandboxId}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/** An exec in the agent's long-lived container, started (and created) first when needed. */
+async function startInLayer(ctx: Ctx, spec: SandboxSpec, ref: string): Promise<Sandbox> {
+  const name = layerContainerName(ctx.deps.home, spec.agent);
+  const binds = stableBinds(ctx.runDir, spec.agent);
+  const key = sessionKey(spec);
+  const { id, exec } = await ctx.lock(name, async () => {
+    const others = ctx.owners.live().filter((r) => r.container === name);
+    ctx.owners.add(key, name);
+    try {
+      pruneSessionLinks(binds, new Set(others.map((r) => r.sandboxId)));
+      const env = refreshStableBinds(spec, key, binds);
+      const containerId = await ensureLayerContainer(ctx.deps, spec, ref, binds, others.length > 0);
+      await ctx.api.containerStart(containerId);
+      const session = await startExecSession(ctx.api, ctx.log, {
+        containerId,
+        command: spec.command,
+        env,
+        limits: spec.limits,
+      });
+      return { id: containerId, exec: session };
+    } catch (err) {
+      ctx.owners.remove(key);
+      dropSessionLinks(key, binds);
+      throw err;
+    }
+  });
+  return sandbox(ctx, spec, exec, () =>
+    ctx.lock(name, async () => {
+      ctx.owners.remove(key);
+      const othersLive = ctx.owners.live().some((r) => r.container === name);
+      if (othersLive) {
+        // the agent's other sessions keep the container: end this session's process only
+        await killExecProcess(ctx.api, exec.execId);
+      } else {
+        await ctx.api.containerKill(id);
+        await ctx.api.containerWait(id);
+      }
+      await waitOrGiveUp(exec.exited);
+      dropSessionLinks(key, binds);
+    }),
+  );
+}
+
+async function killExecProcess(api: DockerApi, execId: string): Promise<void> {
+  const e = await api.execInspect(execId).catch(() => undefined);
+  if (e?.Running !== true || e.Pid <= 1) return;
+  try {
+    process.kill(e.Pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function waitOrGiveUp(p: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, STOP_WAIT_MS);
+    void p.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The Sandbox of one exec: stop() runs `teardown` once. Like a process sandbox, the sandbox ends when its
+ * command ends (background processes go with it), and `exited` resolves only once that teardown is done.
+ */
+function sandbox(ctx: Ctx, spec: SandboxSpec, exec: ExecSession, teardown: () => Promise<void>): Sandbox {
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= teardown()
+      .catch((err: unknown) =>
+        ctx.log.warn('docker: stopping a sandbox failed', { sandbox: spec.sandboxId, err: String(err) }),
+      )
+      .finally(() => exec.close());
+    return stopping;
+  };
+  const exited = exec.exited.then(async (exit) => {
+    await stop();
+    return exit;
+  });
+  return {
+    id: spec.sandboxId,
+    stdin: exec.stdin,
+    stdout: exec.stdout,
+    stderr: exec.stderr,
+    exited,
+    appliedLimits: ctx.applied,
+    limitEvents: () => Promise.resolve(exec.takeLimitHits()),
+    stop,
+  };
+}
+
+/**
+ * Containers of this corral home that no live corral process owns: session containers are removed, agent
+ * containers stopped (they hold the agent's environment; only resetLayer removes them).
+ */
+async function reap(api: DockerApi, log: Logger, home: string, owners: OwnerRecords): Promise<string[]> {
+  let listed;
+  try {
+    listed = await api.containerList({ [LABEL.home]: home });
+  } catch (err) {
+    log.debug('docker: nothing to reap, Docker is not reachable', { err: String(err) });
+    return [];
+  }
+  const owned = new Set(owners.live().map((r) => r.container));
+  const done: string[] = [];
+  for (const c of listed) {
+    const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+    if (owned.has(name)) continue;
+    if (c.Labels?.[LABEL.kind] === 'layer') {
+      if (c.State !== 'running') continue;
+      await api.containerKill(c.Id);
+      await api.containerWait(c.Id);
+      done.push(`docker: stopped container ${name} (its corral process is gone)`);
+    } else {
+      await api.containerRemove(c.Id);
+      done.push(`docker: removed container ${name} (its corral process is gone)`);
+    }
+  }
+  return done;
+}
+
+async function resetLayer(
+  api: DockerApi,
+  home: string,
+  owners: OwnerRecords,
+  agent: string,
+  binds: StableBinds,
+): Promise<void> {
+  const name = layerContainerName(home, agent);
+  if (owners.live().some((r) => r.container === name)) {
+    throw new CorralError(
+      'docker_layer_busy',
+      `agent ${agent} has a running session; its environment cannot be reset now`,
+      'end its sessions (or stop corral), then reset again',
+    );
+  }
+  await api.containerRemove(name);
+  for (const ref of await api.imageRefs(layerRepo(home, agent))) await api.imageRemove(ref);
+  fs.rmSync(binds.base, { recursive: true, force: true });
+}

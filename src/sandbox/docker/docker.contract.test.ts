@@ -1,0 +1,49 @@
+// The Docker backend against a real dockerd: the shared contract (runc, and gVisor when dockerd has runsc), then
+// its own cases. One file, so its containers never run beside another Docker test file's.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../util/log.ts';
+import { runSandboxContract } from '../backend.contract.ts';
+import { createDockerBackend } from './backend.ts';
+import { dockerEscapeCases } from './escape.cases.ts';
+import { dockerLayerCases } from './layer.cases.ts';
+import { dockerLimitCases } from './limits.cases.ts';
+import { dockerReapCases } from './reap.cases.ts';
+import { testDaemon } from './test-daemon.ts';
+
+const daemon = await testDaemon();
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-docker-contract-'));
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+
+function backend(over: { homeDir?: string; runDir?: string; runtime?: string } = {}) {
+  const defaultRoot = daemon.image;
+  return createDockerBackend({
+    log: silentLogger,
+    homeDir: over.homeDir ?? home,
+    runDir: over.runDir ?? path.join(home, 'run'),
+    ...(over.runtime === undefined ? {} : { runtime: over.runtime }),
+    ...(defaultRoot === undefined ? {} : { defaultRoot }),
+  });
+}
+
+describe.skipIf(daemon.skip !== undefined)(`docker ${daemon.skip ?? ''}`, () => {
+  it('runs with root remapped to an unprivileged uid range', async () => {
+    expect(daemon.root?.uid).toBeGreaterThan(0);
+    expect(await backend().probe()).toMatchObject({ ok: true });
+  });
+
+  runSandboxContract('docker', () => backend(), daemon.root);
+  dockerLayerCases(daemon, backend);
+  dockerEscapeCases(daemon, backend);
+  dockerLimitCases(daemon, backend);
+  dockerReapCases(daemon, backend);
+});
+
+const noRunsc =
+  daemon.skip ?? (daemon.runtimes.includes('runsc') ? undefined : 'dockerd has no runsc runtime');
+describe.skipIf(noRunsc !== undefined)(`docker with gVisor ${noRunsc ?? ''}`, () => {
+  runSandboxContract('docker+runsc', () => backend({ runtime: 'runsc' }), daemon.root);
+  dockerEscapeCases(daemon, (s) => backend({ ...s, runtime: 'runsc' }), { gvisor: true });
+});
