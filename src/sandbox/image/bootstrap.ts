@@ -1,5 +1,5 @@
 // The bootstrap command as data (mmdebstrap, or debootstrap when mmdebstrap is missing) and how its log maps to steps.
-import type { ImageInputs, ImageManifest, ImageStep } from './types.ts';
+import type { ImageInputs, ImageStep } from './types.ts';
 
 /** A fixed timestamp: with it mmdebstrap gives the same files for the same mirror content. */
 export const SOURCE_DATE_EPOCH = '1700000000';
@@ -33,11 +33,8 @@ function rootWrap(argv: string[]): string[] {
   ];
 }
 
-export function bootstrapPlan(
-  inputs: ImageInputs,
-  mode: ImageManifest['mode'],
-  buildDir: string,
-): BootstrapPlan {
+export function bootstrapPlan(inputs: ImageInputs, buildDir: string): BootstrapPlan {
+  const mode = inputs.mode;
   const rootfs = `${buildDir}/rootfs`;
   if (inputs.tool === 'debootstrap') {
     if (mode !== 'root')

@@ -21,7 +21,6 @@ const PASSED_ENV = ['PATH', 'http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PR
 export interface BuildRequest {
   id: string;
   inputs: ImageInputs;
-  mode: ImageManifest['mode'];
   nodePath: string;
   /** empty directory of ours; the image ends up in `<buildDir>/rootfs` and `<buildDir>/manifest.json` */
   buildDir: string;
@@ -134,10 +133,10 @@ async function nodeVersionInside(rootfs: string): Promise<string> {
 
 export async function buildImage(req: BuildRequest): Promise<ImageManifest> {
   const started = Date.now();
-  req.onProgress({ type: 'build', imageId: req.id, tool: req.inputs.tool, mode: req.mode });
+  req.onProgress({ type: 'build', imageId: req.id, tool: req.inputs.tool, mode: req.inputs.mode });
   const steps = stepper(req, started);
   try {
-    const plan = bootstrapPlan(req.inputs, req.mode, req.buildDir);
+    const plan = bootstrapPlan(req.inputs, req.buildDir);
     await runBootstrap(req, plan.argv, (line) => {
       const s = stepOfLine(line);
       if (s !== undefined) steps.to(s);
@@ -162,7 +161,6 @@ export async function buildImage(req: BuildRequest): Promise<ImageManifest> {
       packages: installedPackages(rootfs),
       sizeBytes: await treeSize(rootfs),
       buildMs: Date.now() - started,
-      mode: req.mode,
     };
     fs.writeFileSync(path.join(req.buildDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', {
       mode: 0o644,

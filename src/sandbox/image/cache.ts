@@ -30,9 +30,13 @@ export function imageCacheDir(imagesDir: string, env: NodeJS.ProcessEnv = proces
   return path.resolve(raw !== undefined && raw !== '' ? raw : imagesDir);
 }
 
-/** The inputs and id the current host would build (Node binary, tool, package list, script version). */
+/**
+ * The inputs and id this host and user would build (Node binary, tool, root or user namespace, package list,
+ * script version). An image built by an ordinary user (files owned by that user) is a different image.
+ */
 export function currentInputs(nodePath: string = process.execPath): { id: string; inputs: ImageInputs } {
-  const inputs = planInputs({ nodePath, tool: chooseTool() ?? 'mmdebstrap' });
+  const mode = process.getuid?.() === 0 ? 'root' : 'unshare';
+  const inputs = planInputs({ nodePath, tool: chooseTool() ?? 'mmdebstrap', mode });
   return { id: imageIdOf(inputs), inputs };
 }
 
@@ -148,7 +152,7 @@ export async function ensureBaseImage(opts: ImageOptions): Promise<BaseImage> {
       'apt-get install mmdebstrap',
     );
   }
-  const mode = buildMode(tool);
+  buildMode(tool); // throws, saying how to fix it, when this user cannot build
   fs.mkdirSync(opts.cacheDir, { recursive: true, mode: 0o755 });
   const release = await acquireLock(path.join(opts.cacheDir, `${id}.lock`), {
     timeoutMs: BUILD_TIMEOUT_MS + 60_000,
@@ -180,7 +184,6 @@ export async function ensureBaseImage(opts: ImageOptions): Promise<BaseImage> {
       await (opts.build ?? buildImage)({
         id,
         inputs,
-        mode,
         nodePath,
         buildDir,
         onProgress,

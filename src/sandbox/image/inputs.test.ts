@@ -5,7 +5,7 @@ import { imageIdOf, IMAGE_PACKAGES, planInputs } from './inputs.ts';
 import type { ImageInputs } from './types.ts';
 import { IMAGE_ID_RE } from './types.ts';
 
-const base = (): ImageInputs => planInputs({ nodePath: process.execPath, tool: 'mmdebstrap' });
+const base = (): ImageInputs => planInputs({ nodePath: process.execPath, tool: 'mmdebstrap', mode: 'root' });
 
 describe('image inputs', () => {
   it('plans what an agent expects, with the running node', () => {
@@ -37,6 +37,7 @@ describe('image inputs', () => {
       { ...a, node: { ...a.node, version: 'v22.0.0' } },
       { ...a, npm: null },
       { ...a, tool: 'debootstrap' },
+      { ...a, mode: 'unshare' },
       { ...a, scriptVersion: a.scriptVersion + 1 },
     ];
     const ids = new Set([a, ...changed].map(imageIdOf));

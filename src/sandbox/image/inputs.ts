@@ -92,7 +92,11 @@ export function npmBesideNode(nodePath: string): { dir: string; version: string 
   return undefined;
 }
 
-export function planInputs(opts: { nodePath: string; tool: ImageInputs['tool'] }): ImageInputs {
+export function planInputs(opts: {
+  nodePath: string;
+  tool: ImageInputs['tool'];
+  mode: ImageInputs['mode'];
+}): ImageInputs {
   return {
     suite: IMAGE_SUITE,
     mirror: IMAGE_MIRROR,
@@ -101,6 +105,7 @@ export function planInputs(opts: { nodePath: string; tool: ImageInputs['tool'] }
     packages: [...IMAGE_PACKAGES],
     dpkgExcludes: [...DPKG_EXCLUDES],
     tool: opts.tool,
+    mode: opts.mode,
     node: { version: nodeVersionOf(opts.nodePath), sha256: fileSha256(opts.nodePath) },
     npm: npmBesideNode(opts.nodePath)?.version ?? null,
     scriptVersion: BUILD_SCRIPT_VERSION,

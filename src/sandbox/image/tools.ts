@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { CorralError } from '../../util/errors.ts';
-import type { ImageInputs, ImageManifest } from './types.ts';
+import type { ImageInputs } from './types.ts';
 
 const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -43,7 +43,7 @@ function hasSubordinateIds(file: string, user: string, uid: number): boolean {
 }
 
 /** Root builds with --mode=root; anyone else needs mmdebstrap's unshare mode and subordinate ids. */
-export function buildMode(tool: ImageInputs['tool']): ImageManifest['mode'] {
+export function buildMode(tool: ImageInputs['tool']): ImageInputs['mode'] {
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) return 'root';
   const user = os.userInfo().username;

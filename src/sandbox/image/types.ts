@@ -13,6 +13,9 @@ export const imageInputsSchema = z.object({
     .array(z.string())
     .describe('dpkg path-exclude/path-include lines (docs, man pages, locales)'),
   tool: z.enum(['mmdebstrap', 'debootstrap']).describe('what built the rootfs'),
+  mode: z
+    .enum(['root', 'unshare'])
+    .describe('as root (files owned by root) or in a user namespace (files owned by the user who built it)'),
   node: z.object({ version: z.string(), sha256: z.string() }).describe('the host Node copied in'),
   npm: z
     .string()
@@ -37,7 +40,6 @@ export const imageManifestSchema = z.object({
   packages: z.array(installedPackageSchema).describe('dpkg status of the rootfs, sorted by name'),
   sizeBytes: z.number().int().nonnegative().describe('apparent size of rootfs/, hard links counted once'),
   buildMs: z.number().int().nonnegative(),
-  mode: z.enum(['root', 'unshare']).describe('how the bootstrap tool got root inside'),
 });
 export type ImageManifest = z.infer<typeof imageManifestSchema>;
 
@@ -61,7 +63,7 @@ export const IMAGE_STEPS: readonly ImageStep[] = [
 
 /** Progress of ensureBaseImage, for a terminal display or NDJSON. */
 export type ImageProgress =
-  | { type: 'build'; imageId: string; tool: ImageInputs['tool']; mode: ImageManifest['mode'] }
+  | { type: 'build'; imageId: string; tool: ImageInputs['tool']; mode: ImageInputs['mode'] }
   | { type: 'step'; step: ImageStep; bytes: number; elapsedMs: number }
   | { type: 'bytes'; step: ImageStep; bytes: number; elapsedMs: number }
   | { type: 'waiting'; imageId: string; holderPid: number; elapsedMs: number }
