@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { parseMountinfo } from '../../src/host/volume/mountinfo.ts';
 import { corralAsUser } from '../fixtures/as-user.ts';
+import { testImageCache } from '../fixtures/base-image.ts';
 import type { Script } from '../fixtures/model-server.ts';
 import { defaultScript, startModelServer } from '../fixtures/model-server.ts';
 
@@ -85,7 +86,14 @@ export async function createE2e(
     new Promise((resolve, reject) => {
       const [cmd, cmdArgs] = argv(args);
       const child = spawn(cmd, cmdArgs, {
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CORRAL_HOME: home, HOME: home, ...opts.env },
+        env: {
+          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+          CORRAL_HOME: home,
+          HOME: home,
+          // the base image the global setup built, not one per test home
+          CORRAL_IMAGE_CACHE: testImageCache(),
+          ...opts.env,
+        },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';

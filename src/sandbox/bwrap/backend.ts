@@ -5,6 +5,7 @@ import path from 'node:path';
 import { CorralError } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { LayerLease, LayerPool } from '../layer/pool.ts';
+import { layerAvailability } from '../layer/available.ts';
 import { createLayerPool } from '../layer/pool.ts';
 import { reapLayers } from '../layer/reap.ts';
 import { dropLayer } from '../layer/reset.ts';
@@ -32,13 +33,17 @@ export interface BwrapDeps {
 export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
   const isRoot = deps.isRoot ?? process.getuid?.() === 0;
   const layers = deps.runDir === undefined ? undefined : createLayerPool({ runDir: deps.runDir });
-  return {
+  const backend: SandboxBackend = {
     name: 'bwrap',
     probe: () => Promise.resolve(probeBwrap(isRoot)),
     start: (spec) => startBwrap(spec, isRoot, deps.log, layers),
     reap: (runDir) => reapLayers(runDir),
-    resetLayer: (_agent, layerDir) => dropLayer(layerDir),
   };
+  // Keeping layers is what makes the host run agents on the base image (host/base-image.ts); where layers
+  // cannot be mounted (an ordinary user without access to /dev/fuse) agents keep the legacy layout.
+  if (layers !== undefined && layerAvailability(isRoot).ok)
+    backend.resetLayer = (_agent, layerDir) => dropLayer(layerDir);
+  return backend;
 }
 
 /** Root inside maps to the agent's uid (corral as root) or to the caller: the layer shows its files as theirs. */
