@@ -15,12 +15,18 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The sandbox code a recorded pass vouches for: any change to it runs the self-test again. */
 const sandboxCodeHash = (): string => sourceHash(REPO_ROOT, ['src/sandbox']);
 
+/** The base image a backend's agents run on, when they do. */
+export interface GateImage {
+  dir: string;
+  id: string;
+}
+
 export function createBackendGate(opts: {
   cacheDir: string;
   hostIds: (agentId: number) => HostIds | undefined;
 }) {
   const passed = new Map<string, Promise<void>>();
-  const check = async (backend: SandboxBackend): Promise<void> => {
+  const check = async (backend: SandboxBackend, image: GateImage | undefined): Promise<void> => {
     const probe = await backend.probe();
     if (!probe.ok)
       throw new CorralError(
@@ -31,7 +37,14 @@ export function createBackendGate(opts: {
     const key = crypto
       .createHash('sha256')
       .update(
-        [backend.name, probe.detail, os.release(), String(process.getuid?.()), sandboxCodeHash()].join('\0'),
+        [
+          backend.name,
+          probe.detail,
+          os.release(),
+          String(process.getuid?.()),
+          sandboxCodeHash(),
+          image?.id ?? 'legacy',
+        ].join('\0'),
       )
       .digest('hex')
       .slice(0, 24);
@@ -39,7 +52,8 @@ export function createBackendGate(opts: {
     if (fs.existsSync(marker)) return;
     const perAgent = opts.hostIds(0);
     const hostIds = backend.hostIdsFor ? await backend.hostIdsFor(perAgent) : perAgent;
-    const result = await selfTest(backend, { hostIds });
+    // on the layout its agents will get: the base image with a fresh layer, or the legacy one
+    const result = await selfTest(backend, { hostIds, ...(image && { image }) });
     if (!result.ok) {
       throw new CorralError(
         'isolation_failed',
@@ -52,12 +66,13 @@ export function createBackendGate(opts: {
   };
   return {
     /** Resolves once the backend may be used; the same check runs at most once per process. */
-    ready(backend: SandboxBackend): Promise<void> {
-      let p = passed.get(backend.name);
+    ready(backend: SandboxBackend, image?: GateImage): Promise<void> {
+      const name = `${backend.name}\0${image?.id ?? 'legacy'}`;
+      let p = passed.get(name);
       if (p === undefined) {
-        p = check(backend);
-        p.catch(() => passed.delete(backend.name)); // a failure is re-checked next time, not remembered
-        passed.set(backend.name, p);
+        p = check(backend, image);
+        p.catch(() => passed.delete(name)); // a failure is re-checked next time, not remembered
+        passed.set(name, p);
       }
       return p;
     },

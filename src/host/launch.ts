@@ -94,7 +94,8 @@ export async function launchSandbox(
   agent: { name: string; backend: string; grants?: readonly string[]; limits?: AgentLimits },
 ): Promise<RunningSandbox> {
   const backend = deps.sandboxes.get(agent.backend);
-  await deps.gate?.ready(backend);
+  const image = deps.baseImage !== undefined && usesImage(backend) ? await deps.baseImage() : undefined;
+  await deps.gate?.ready(backend, image && { dir: image.rootfs, id: image.id });
   const nodePath = deps.nodePath ?? process.execPath;
   const row = deps.store.ensureAgent(agent.name);
   const perAgent = agentHostIds(row.id, deps.isRoot);
@@ -107,7 +108,6 @@ export async function launchSandbox(
     log: deps.log,
   });
   const runtimeDir = await ensureRuntimeBundle(deps.home.cacheDir);
-  const image = deps.baseImage !== undefined && usesImage(backend) ? await deps.baseImage() : undefined;
   const sandboxId = crypto.randomUUID();
   ensurePrivateDir(deps.home.runDir, 0o711);
   const runDir = path.join(deps.home.runDir, sandboxId);
