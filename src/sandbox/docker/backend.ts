@@ -23,10 +23,11 @@ import {
   ensureLayerContainer,
   homeId,
   LABEL,
+  dropLayerContainer,
   layerContainerName,
-  layerRepo,
   sessionContainerName,
 } from './containers.ts';
+import { dropLayerId, readLayerId } from './layer-marker.ts';
 import type { ExecSession } from './exec-session.ts';
 import { startExecSession } from './exec-session.ts';
 import { createDockerHttp, dockerSocketPath } from './http.ts';
@@ -163,9 +164,16 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
       return spec.root === undefined ? startSession(ctx, spec, ref) : startInLayer(ctx, spec, ref);
     },
     reap: (runDir) => reap(api, log, home, createOwnerRecords(runDir)),
-    resetLayer: (agent) =>
+    resetLayer: (agent, layerDir) =>
       lock(layerContainerName(home, agent), () =>
-        resetLayer(api, home, createOwnerRecords(opts.runDir), agent, stableBinds(opts.runDir, agent)),
+        resetLayer(
+          api,
+          home,
+          createOwnerRecords(opts.runDir),
+          agent,
+          layerDir,
+          stableBinds(opts.runDir, agent),
+        ),
       ),
   };
 }
@@ -314,6 +322,13 @@ async function reap(api: DockerApi, log: Logger, home: string, owners: OwnerReco
     const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
     if (owned.has(name)) continue;
     if (c.Labels?.[LABEL.kind] === 'layer') {
+      const layerDir = c.Labels[LABEL.layerDir];
+      const agent = c.Labels[LABEL.agent];
+      if (layerDir !== undefined && agent !== undefined && readLayerId(layerDir) !== c.Labels[LABEL.layer]) {
+        await dropLayerContainer(api, home, agent);
+        done.push(`docker: removed container ${name} (its layer directory ${layerDir} is gone)`);
+        continue;
+      }
       if (c.State !== 'running') continue;
       await api.containerKill(c.Id);
       await api.containerWait(c.Id);
@@ -331,6 +346,7 @@ async function resetLayer(
   home: string,
   owners: OwnerRecords,
   agent: string,
+  layerDir: string,
   binds: StableBinds,
 ): Promise<void> {
   const name = layerContainerName(home, agent);
@@ -341,7 +357,7 @@ async function resetLayer(
       'end its sessions (or stop corral), then reset again',
     );
   }
-  await api.containerRemove(name);
-  for (const ref of await api.imageRefs(layerRepo(home, agent))) await api.imageRemove(ref);
+  await dropLayerContainer(api, home, agent);
+  if (layerDir !== '') dropLayerId(layerDir);
   fs.rmSync(binds.base, { recursive: true, force: true });
 }

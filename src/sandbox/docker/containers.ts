@@ -9,6 +9,7 @@ import type { SandboxLimits, SandboxSpec } from '../types.ts';
 import type { ContainerInfo, DockerApi } from './api.ts';
 import type { StableBinds } from './binds.ts';
 import type { BindMount } from './create-body.ts';
+import { newLayerId, readLayerId } from './layer-marker.ts';
 import { containerCreateBody, fixedConfigHash, sandboxMounts, updatableLimits } from './create-body.ts';
 
 export const LABEL = {
@@ -19,6 +20,9 @@ export const LABEL = {
   kind: 'corral.kind',
   config: 'corral.config',
   image: 'corral.image',
+  /** the layer id written in the agent's layer dir (layer-marker.ts), and that dir */
+  layer: 'corral.layer',
+  layerDir: 'corral.layer-dir',
 } as const;
 
 /** Labels name the corral home by a hash of its path, so a reap never touches another installation's containers. */
@@ -133,6 +137,19 @@ export async function ensureLayerContainer(
 ): Promise<string> {
   if (spec.root === undefined) throw new Error('ensureLayerContainer needs spec.root');
   const name = layerContainerName(deps.home, spec.agent);
+  let existing = await deps.api.containerInspect(name);
+  let layerId = readLayerId(spec.root.layerDir);
+  if (
+    existing !== undefined &&
+    (layerId === undefined || existing.Config.Labels?.[LABEL.layer] !== layerId)
+  ) {
+    // the container of a layer directory that was dropped since: its environment goes with it
+    if (busy) throw layerBusy(spec.agent, 'its layer directory was replaced');
+    await dropLayerContainer(deps.api, deps.home, spec.agent);
+    deps.log.info('docker: dropped the container of a removed layer', { agent: spec.agent });
+    existing = undefined;
+  }
+  layerId ??= newLayerId(spec.root.layerDir);
   const mounts = sandboxMounts({
     workspaceDir: spec.workspaceDir,
     runtimeDir: binds.runtimeDir,
@@ -145,24 +162,19 @@ export async function ensureLayerContainer(
     [LABEL.agent]: spec.agent,
     [LABEL.kind]: 'layer',
     [LABEL.image]: spec.root.imageId,
+    [LABEL.layer]: layerId,
+    [LABEL.layerDir]: path.resolve(spec.root.layerDir),
   };
   const wanted = body(deps, baseImage, labels, mounts, spec.limits, false);
   const hash = fixedConfigHash(wanted);
   wanted.Labels[LABEL.config] = hash;
 
-  const existing = await deps.api.containerInspect(name);
   if (existing === undefined) return deps.api.containerCreate(name, wanted);
   if (existing.Config.Labels?.[LABEL.config] === hash) {
     await updateLimits(deps, existing, spec.limits);
     return existing.Id;
   }
-  if (busy) {
-    throw new CorralError(
-      'docker_layer_busy',
-      `the container of agent ${spec.agent} must be re-created (its mounts or runtime changed) while another session uses it`,
-      'end the agent’s other sessions, then try again',
-    );
-  }
+  if (busy) throw layerBusy(spec.agent, 'its mounts, rlimits or runtime changed');
   // carry the layer over: commit it, create the new container from the commit, then drop the old one
   await deps.api.containerKill(existing.Id);
   await deps.api.containerWait(existing.Id);
@@ -176,6 +188,20 @@ export async function ensureLayerContainer(
     image: `${repo}:${hash}`,
   });
   return id;
+}
+
+function layerBusy(agent: string, why: string): CorralError {
+  return new CorralError(
+    'docker_layer_busy',
+    `the container of agent ${agent} must be re-created (${why}) while another session uses it`,
+    'end the agent’s other sessions, then try again',
+  );
+}
+
+/** Removes an agent's container and the images its layer was committed to. */
+export async function dropLayerContainer(api: DockerApi, home: string, agent: string): Promise<void> {
+  await api.containerRemove(layerContainerName(home, agent));
+  for (const ref of await api.imageRefs(layerRepo(home, agent))) await api.imageRemove(ref);
 }
 
 async function recreate(

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../util/log.ts';
 import { runSandboxContract } from '../backend.contract.ts';
+import { selfTest } from '../self-test.ts';
 import { createDockerBackend } from './backend.ts';
 import { dockerEscapeCases } from './escape.cases.ts';
 import { dockerLayerCases } from './layer.cases.ts';
@@ -32,6 +33,18 @@ describe.skipIf(daemon.skip !== undefined)(`docker ${daemon.skip ?? ''}`, () => 
   it('runs with root remapped to an unprivileged uid range', async () => {
     expect(daemon.root?.uid).toBeGreaterThan(0);
     expect(await backend().probe()).toMatchObject({ ok: true });
+  });
+
+  it('passes the isolation self-test on the base image, and its scratch container is reaped', async () => {
+    const b = backend();
+    const image = daemon.image;
+    const result = await selfTest(b, {
+      hostIds: daemon.root,
+      ...(image === undefined ? {} : { image: { dir: image.imageDir, id: image.imageId } }),
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.facts['fileowner']).toBe(String(daemon.root?.uid));
+    expect(await b.reap?.(path.join(home, 'run'))).toEqual([expect.stringMatching(/-a-selftest .*is gone/)]);
   });
 
   runSandboxContract('docker', () => backend(), daemon.root);

@@ -46,7 +46,7 @@ export function dockerEscapeCases(
       s = createScratch(daemon);
       const b = makeBackend({ homeDir: s.root, runDir: s.runDir });
       const r = await runToEnd(await b.start(s.spec('escape', ['/bin/sh', '-c', PROBE])));
-      await b.resetLayer?.('escape', '');
+      await b.resetLayer?.('escape', s.layerDir('escape'));
       for (const line of r.out.split('\n')) {
         const i = line.indexOf('=');
         if (i > 0) facts[line.slice(0, i)] = line.slice(i + 1);

@@ -37,7 +37,7 @@ export function dockerLayerCases(
     });
     afterAll(async () => {
       const b = backend();
-      for (const agent of ['alpha', 'beta', 'gamma', 'delta']) await b.resetLayer?.(agent, '');
+      for (const agent of ['alpha', 'beta', 'gamma', 'delta']) await b.resetLayer?.(agent, s.layerDir(agent));
       s.cleanup();
     });
 
@@ -78,13 +78,31 @@ export function dockerLayerCases(
       async () => {
         const b = backend();
         await run(b, s.spec('alpha', sh('echo x > /etc/to-drop && echo kept > /workspace/kept')));
-        await b.resetLayer?.('alpha', '');
+        await b.resetLayer?.('alpha', s.layerDir('alpha'));
         expect(await inspect('alpha')).toBeUndefined();
         const after = await run(
           b,
           s.spec('alpha', sh('[ -e /etc/to-drop ] || echo dropped; cat /workspace/kept')),
         );
         expect(after.out).toBe('dropped\nkept\n');
+      },
+      T,
+    );
+
+    it(
+      'starts a fresh environment when the layer directory was dropped, and a reap removes the stale container',
+      async () => {
+        const b = backend();
+        await run(b, s.spec('beta', sh('echo old > /etc/beta-old')));
+        const before = await inspect('beta');
+        fs.rmSync(s.layerDir('beta'), { recursive: true, force: true });
+        const after = await run(b, s.spec('beta', sh('[ -e /etc/beta-old ] || echo fresh')));
+        expect(after.out).toBe('fresh\n');
+        expect((await inspect('beta'))?.Id).not.toBe(before?.Id);
+
+        fs.rmSync(s.layerDir('beta'), { recursive: true, force: true });
+        expect(await b.reap?.(s.runDir)).toEqual([expect.stringMatching(/layer directory .* is gone/)]);
+        expect(await inspect('beta')).toBeUndefined();
       },
       T,
     );
@@ -112,7 +130,7 @@ export function dockerLayerCases(
         expect(recreated.out).toBe('carried\n1000\n');
         expect((await inspect('delta'))?.Id).not.toBe(before?.Id);
         expect(await daemon.api.imageRefs(layerRepo(homeId(s.root), 'delta'))).toHaveLength(1);
-        await b.resetLayer?.('delta', '');
+        await b.resetLayer?.('delta', s.layerDir('delta'));
         expect(await daemon.api.imageRefs(layerRepo(homeId(s.root), 'delta'))).toEqual([]);
       },
       T,

@@ -37,7 +37,7 @@ export function dockerLimitCases(
       await Promise.all(running.splice(0).map((x) => x.stop()));
     });
     afterAll(async () => {
-      await b.resetLayer?.('limits', '');
+      await b.resetLayer?.('limits', s.layerDir('limits'));
       s.cleanup();
     });
 

@@ -70,7 +70,7 @@ export function dockerReapCases(
         expect((await b.reap?.(s.runDir)) ?? []).toEqual([]);
 
         // the agents' containers hold their environments: only a reset removes them
-        for (const agent of ['reaped', 'alive']) await b.resetLayer?.(agent, '');
+        for (const agent of ['reaped', 'alive']) await b.resetLayer?.(agent, s.layerDir(agent));
         expect(await ours()).toEqual([]);
       },
       T,

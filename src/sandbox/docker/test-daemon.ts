@@ -67,10 +67,12 @@ export function createScratch(daemon: TestDaemon) {
     }
     return dir;
   };
+  const layerDir = (agent: string): string => path.join(root, 'agents', agent, 'layer');
   return {
     root,
     runDir,
     workspace,
+    layerDir,
     spec(agent: string, command: string[], over: Partial<SandboxSpec> = {}): SandboxSpec {
       n += 1;
       const sandboxId = `t${n}-${crypto.randomBytes(4).toString('hex')}`;
@@ -85,9 +87,7 @@ export function createScratch(daemon: TestDaemon) {
         runtimeDir,
         gatewayDir,
         etcDir,
-        ...(image === undefined
-          ? {}
-          : { root: { ...image, layerDir: path.join(root, 'agents', agent, 'layer') } }),
+        ...(image === undefined ? {} : { root: { ...image, layerDir: layerDir(agent) } }),
         hostIds: daemon.root,
         env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
         limits: DEFAULT_LIMITS,

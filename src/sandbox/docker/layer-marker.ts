@@ -1,0 +1,37 @@
+// The link between an agent's layer directory and its container: a random layer id, written in the directory and
+// set as a label on the container. Dropping the directory (a reset, a purge, a self-test's scratch layer) thus
+// drops the environment: a container whose id no longer matches its directory is stale and is removed.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const MARKER = 'docker-layer-id';
+
+export function readLayerId(layerDir: string): string | undefined {
+  try {
+    const fd = fs.openSync(path.join(layerDir, MARKER), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const id = fs.readFileSync(fd, 'utf8').trim();
+      return /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** A new layer id, written into the layer directory (created when missing). */
+export function newLayerId(layerDir: string): string {
+  fs.mkdirSync(layerDir, { recursive: true, mode: 0o700 });
+  const id = crypto.randomUUID();
+  const file = path.join(layerDir, MARKER);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${id}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, file);
+  return id;
+}
+
+export function dropLayerId(layerDir: string): void {
+  fs.rmSync(path.join(layerDir, MARKER), { force: true });
+}
