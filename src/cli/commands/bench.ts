@@ -5,7 +5,7 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
-const PARTS = ['latency', 'gateway'] as const;
+const PARTS = ['latency', 'gateway', 'docker'] as const;
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program
@@ -28,6 +28,14 @@ export function registerBench(program: Command, ctx: CliContext): void {
       const progress = (msg: string): void =>
         ctx.err(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}…\n`);
       // The benches use stand-ins from the test fixtures, so they load only on demand.
+      if (only === 'docker') {
+        // only on request: it needs a Docker daemon with user namespace remapping (scripts/start-dockerd.sh)
+        const { runDockerBench, formatDockerBench } = await import('../../../bench/docker.ts');
+        const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
+        const docker = await runDockerBench({ iterations, progress });
+        ctx.out(opts.json === true ? JSON.stringify({ docker }, null, 2) + '\n' : formatDockerBench(docker));
+        return;
+      }
       let latency;
       if (only !== 'gateway') {
         const { runBench, formatBench } = await import('../../../bench/latency.ts');

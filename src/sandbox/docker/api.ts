@@ -45,7 +45,16 @@ const ListedContainer = z.object({
 export type ListedContainer = z.infer<typeof ListedContainer>;
 const Wait = z.object({ StatusCode: z.number() });
 const Exec = z.object({ Running: z.boolean(), ExitCode: z.number().nullable(), Pid: z.number().default(0) });
-const Stats = z.object({ memory_stats: z.object({ usage: z.number().optional() }).default({}) });
+const Stats = z.object({
+  memory_stats: z
+    .object({
+      usage: z.number().optional(),
+      stats: z
+        .object({ total_inactive_file: z.number().optional(), inactive_file: z.number().optional() })
+        .default({}),
+    })
+    .default({ stats: {} }),
+});
 /** One line of a progress stream (import, commit): a status or an error. */
 const ProgressLine = z.object({ status: z.string().optional(), error: z.string().optional() });
 const EventLine = z.object({
@@ -157,10 +166,15 @@ export function createDockerApi(h: DockerHttp) {
       ),
     containerUpdate: async (id: string, body: Record<string, unknown>): Promise<void> =>
       void (await h.request('POST', `/containers/${id}/update`, { json: body })),
-    /** Memory in use now (one sample, no stream). */
-    containerMemory: async (id: string): Promise<number | undefined> =>
-      json(Stats, (await h.request('GET', `/containers/${id}/stats`, { query: { stream: false } })).body)
-        .memory_stats.usage,
+    /** Memory in use now without reclaimable page cache, as `docker stats` shows it (one sample, no stream). */
+    async containerMemory(id: string): Promise<number | undefined> {
+      const m = json(
+        Stats,
+        (await h.request('GET', `/containers/${id}/stats`, { query: { stream: false } })).body,
+      ).memory_stats;
+      if (m.usage === undefined) return undefined;
+      return m.usage - (m.stats.total_inactive_file ?? m.stats.inactive_file ?? 0);
+    },
     /** Saves a container's writable layer as image repo:tag. */
     containerCommit: async (id: string, repo: string, tag: string): Promise<string> =>
       json(
