@@ -84,6 +84,15 @@ export const DockerConfig = z
   })
   .strict();
 
+export const GvisorConfig = z
+  .object({
+    platform: z
+      .enum(['systrap', 'ptrace', 'kvm'])
+      .optional()
+      .describe('gVisor platform; unset: systrap where runsc has it, else ptrace (kvm only when set here)'),
+  })
+  .strict();
+
 export const CorralConfig = z
   .object({
     version: z.literal(1).describe('config format version'),
@@ -98,6 +107,7 @@ export const CorralConfig = z
     // Files written before prices existed stay valid; their models are priced as unknown until added.
     prices: PriceTable.default({}),
     docker: DockerConfig.optional().describe('settings of the docker sandbox backend'),
+    gvisor: GvisorConfig.optional().describe('settings of the gvisor sandbox backend'),
   })
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;

@@ -4,6 +4,9 @@ import type { HomePaths } from '../config/home.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import type { ProviderRoute } from '../gateway/types.ts';
 import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
+import { createLayerPool } from '../sandbox/layer/pool.ts';
+import { createGvisorBackend } from '../sandbox/oci/gvisor.ts';
+import { createRuncBackend } from '../sandbox/oci/runc.ts';
 import { createDockerBackend } from '../sandbox/docker/backend.ts';
 import { importDisplay } from '../sandbox/docker/image.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
@@ -41,6 +44,9 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
   const store = openStore(home);
   const isRoot = opts.isRoot ?? process.getuid?.() === 0;
   const dockerRuntime = config.docker?.runtime;
+  // one mount per agent layer in this process, whichever OCI runtime runs on it
+  const layers = createLayerPool({ runDir: home.runDir });
+  const gvisorPlatform = config.gvisor?.platform;
   const sandboxes = createSandboxRegistry([
     createBwrapBackend({ log, isRoot, runDir: home.runDir }),
     createDockerBackend({
@@ -50,6 +56,14 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
       runDir: home.runDir,
       ...(dockerRuntime === 'runsc' ? { runtime: dockerRuntime } : {}),
       onImportProgress: importDisplay(),
+    }),
+    createRuncBackend({ log, isRoot, runDir: home.runDir, layers }),
+    createGvisorBackend({
+      log,
+      isRoot,
+      runDir: home.runDir,
+      layers,
+      ...(gvisorPlatform === undefined ? {} : { platform: gvisorPlatform }),
     }),
   ]);
   // the gateway books usage against the run a sandbox serves, which only the host (built next) knows

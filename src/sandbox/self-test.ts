@@ -12,7 +12,8 @@ const SELF_TEST_TIMEOUT_MS = 15_000;
 const PROBE_SCRIPT = [
   'echo "uid=$(id -u)"',
   'echo "capeff=$(grep CapEff /proc/self/status | cut -f2)"',
-  'echo "nonewprivs=$(grep NoNewPrivs /proc/self/status | cut -f2)"',
+  // gVisor's /proc/self/status has no NoNewPrivs line; setpriv asks the kernel (prctl) instead
+  'v=$(grep NoNewPrivs /proc/self/status | cut -f2); [ -n "$v" ] || v=$(setpriv --dump 2>/dev/null | sed -n "s/^no_new_privs: //p"); echo "nonewprivs=$v"',
   'echo "netdevs=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" ",")"',
   'if touch /usr/.corral-probe 2>/dev/null; then echo usr=writable; else echo usr=readonly; fi',
   `if echo x > ${SANDBOX_WORKSPACE}/.corral-probe 2>/dev/null; then echo workspace=writable; else echo workspace=readonly; fi`,
