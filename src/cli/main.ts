@@ -9,9 +9,12 @@ import { registerDoctor } from './commands/doctor.ts';
 import { registerEgress } from './commands/egress.ts';
 import { registerImage } from './commands/image.ts';
 import { registerInit } from './commands/init.ts';
+import { registerLogs } from './commands/logs.ts';
 import { registerProvider } from './commands/provider.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSecret } from './commands/secret.ts';
+import { registerService } from './commands/service.ts';
+import { registerUp } from './commands/up.ts';
 import { registerUsage } from './commands/usage.ts';
 import type { CliContext } from './context.ts';
 import { createCliContext } from './context.ts';
@@ -47,6 +50,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerImage(program, ctx);
   registerDoctor(program, ctx);
   registerBench(program, ctx);
+  registerUp(program, ctx);
+  registerLogs(program, ctx);
+  registerService(program, ctx);
   return program;
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadAgent } from '../config/agent-files.ts';
 import { loadConfig } from '../config/config-file.ts';
 import type { HomePaths } from '../config/home.ts';
+import type { AgentConfig } from '../config/schema.ts';
 import type { BudgetVerdict } from '../gateway/budget.ts';
 import { BUDGET_OK, judgeBudget, spendOf, utcDayStart, utcMonthStart } from '../gateway/budget.ts';
 import type { Store } from '../store/types.ts';
@@ -14,6 +15,8 @@ export function createBudgetCheck(deps: {
   home: HomePaths;
   store: Store;
   clock?: () => Date;
+  /** where definitions come from when not from the files (the daemon's catalog, which keeps the last good one) */
+  agentOf?: (name: string) => AgentConfig;
 }): (agent: string) => BudgetVerdict {
   const clock = deps.clock ?? (() => new Date());
   const { home } = deps;
@@ -21,7 +24,9 @@ export function createBudgetCheck(deps: {
   const pricesIn = readWhenChanged(() => loadConfig(home).prices);
   return (agent) => {
     try {
-      const budget = budgetOf(path.join(home.agentsDir, `${path.basename(agent)}.yaml`));
+      const budget = deps.agentOf
+        ? deps.agentOf(agent).budget
+        : budgetOf(path.join(home.agentsDir, `${path.basename(agent)}.yaml`));
       if (budget === undefined) return BUDGET_OK;
       const now = clock();
       const prices = pricesIn(home.configFile);

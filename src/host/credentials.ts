@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { loadAgent } from '../config/agent-files.ts';
 import type { HomePaths } from '../config/home.ts';
+import type { AgentConfig } from '../config/schema.ts';
 import { createSentinels } from '../gateway/credentials/sentinel.ts';
 import type { CredentialDeps } from '../gateway/credentials/types.ts';
 import { loadOrCreateCa } from '../gateway/tls/ca.ts';
@@ -26,6 +27,8 @@ export function gatewayCredentials(
   home: HomePaths,
   store: Store,
   creds: ReturnType<typeof sandboxCredentials>,
+  /** definitions from elsewhere than the files (the daemon's catalog) */
+  agentOf?: (name: string) => AgentConfig,
 ): CredentialDeps {
   // Built on first interception: a host that never intercepts never pays for the leaf key.
   let issuer: LeafIssuer | undefined;
@@ -34,6 +37,7 @@ export function gatewayCredentials(
   return {
     grants: (agent) => {
       try {
+        if (agentOf) return agentOf(agent).grants;
         return grantsIn(path.join(home.agentsDir, `${path.basename(agent)}.yaml`));
       } catch {
         return []; // an unreadable agent file grants nothing

@@ -1,6 +1,7 @@
 // The composition root: builds store, gateway, sandbox backends and host from $CORRAL_HOME.
 import { loadConfig } from '../config/config-file.ts';
 import type { HomePaths } from '../config/home.ts';
+import type { AgentConfig } from '../config/schema.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import type { ProviderRoute } from '../gateway/types.ts';
 import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
@@ -14,6 +15,7 @@ import { createSandboxRegistry } from '../sandbox/registry.ts';
 import { loadOrCreateKey } from '../store/secret-box.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
+import type { Usage } from '../protocol/transcript.ts';
 import type { Logger } from '../util/log.ts';
 import { stderrDisplay } from '../sandbox/image/display.ts';
 import { baseImageSource } from './base-image.ts';
@@ -21,10 +23,10 @@ import { createBudgetCheck } from './budget-check.ts';
 import { readWhenChanged } from './file-cache.ts';
 import { agentHostIds } from './agent-dirs.ts';
 import { createBackendGate } from './backend-gate.ts';
-import { agentPolicyReader } from './egress-policy.ts';
-import type { Host } from './host.ts';
-import type { GatewayPort } from './launch.ts';
-import { createHost } from './host.ts';
+import { agentPolicyReader, policyOf } from './egress-policy.ts';
+import type { Host, RunTracker } from './host.ts';
+import type { GatewayPort, LaunchDeps } from './launch.ts';
+import { createHost, createRunTracker } from './host.ts';
 import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
 
 export interface OpenedHost {
@@ -32,28 +34,53 @@ export interface OpenedHost {
   store: Store;
   sandboxes: SandboxRegistry;
   gateway: GatewayPort;
+  /** what launchSandbox needs, for a host that manages its own sandboxes (the daemon) */
+  launch: LaunchDeps;
+  runs: RunTracker;
   close(): Promise<void>;
+}
+
+/** Taps on what the gateway reports, for the daemon's metrics. */
+export interface HostObservers {
+  usage?: (u: { agent: string; provider: string; model: string; usage: Usage }) => void;
+  audit?: (e: { actor: string; action: string; subject: string }) => void;
 }
 
 export function openStore(home: HomePaths): Store {
   return openSqliteStore({ path: home.dbFile, secretKey: loadOrCreateKey(home.keyFile) });
 }
 
-export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean } = {}): OpenedHost {
+export function openHost(
+  home: HomePaths,
+  log: Logger,
+  opts: {
+    isRoot?: boolean;
+    observe?: HostObservers;
+    runDir?: string;
+    /**
+     * Agent definitions for the gateway (egress, budget, grants) from elsewhere than the files: the daemon's
+     * catalog, which keeps an agent's last good definition while its file is broken. Throws for an unknown agent.
+     */
+    agents?: (name: string) => AgentConfig;
+  } = {},
+): OpenedHost {
   const config = loadConfig(home); // fail early, with the config's own error, before anything starts
   const store = openStore(home);
   const isRoot = opts.isRoot ?? process.getuid?.() === 0;
+  // a daemon launches under a run directory of its own, so what a killed one leaves is clearly its own
+  const runDir = opts.runDir ?? home.runDir;
+  const agentOf = opts.agents;
   const dockerRuntime = config.docker?.runtime;
   // one mount per agent layer in this process, whichever OCI runtime runs on it
   const layers = createLayerPool({ runDir: home.runDir });
   const gvisorPlatform = config.gvisor?.platform;
   const sandboxes = createSandboxRegistry([
-    createBwrapBackend({ log, isRoot, runDir: home.runDir }),
+    createBwrapBackend({ log, isRoot, runDir }),
     createDockerBackend({
       log,
       isRoot,
       homeDir: home.root,
-      runDir: home.runDir,
+      runDir,
       ...(dockerRuntime === 'runsc' ? { runtime: dockerRuntime } : {}),
       onImportProgress: importDisplay(),
     }),
@@ -66,8 +93,8 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
       ...(gvisorPlatform === undefined ? {} : { platform: gvisorPlatform }),
     }),
   ]);
-  // the gateway books usage against the run a sandbox serves, which only the host (built next) knows
-  const hostRef: { current?: Host } = {};
+  // the gateway books usage against the run a sandbox serves
+  const runs = createRunTracker();
   const creds = sandboxCredentials(home);
   // read per request, parsed only when the file changed
   const configNow = readWhenChanged(() => loadConfig(home));
@@ -79,26 +106,31 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
       return routes;
     },
     readSecret: (name) => store.readSecret(name),
-    onUsage: (u) =>
+    onUsage: (u) => {
       store.recordUsage({
         agent: u.agent,
-        runId: hostRef.current?.runOf(u.sandboxId) ?? null,
+        runId: runs.runOf(u.sandboxId) ?? null,
         provider: u.provider,
         model: u.model,
         usage: u.usage,
-      }),
-    audit: (e) => store.appendAudit(e),
+      });
+      opts.observe?.usage?.(u);
+    },
+    audit: (e) => {
+      store.appendAudit(e);
+      opts.observe?.audit?.(e);
+    },
     // each agent's file, re-read when it changes: `corral agent set` applies to the next request
-    egress: { policy: agentPolicyReader(home) },
-    checkBudget: createBudgetCheck({ home, store }),
-    credentials: gatewayCredentials(home, store, creds),
+    egress: { policy: agentOf ? (agent) => policyOf(agentOf(agent)) : agentPolicyReader(home) },
+    checkBudget: createBudgetCheck({ home, store, ...(agentOf ? { agentOf } : {}) }),
+    credentials: gatewayCredentials(home, store, creds, agentOf),
     log,
   });
   const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });
   // the first sandbox on the base image builds it (about a minute), with progress on stderr
   const baseImage = baseImageSource(home, { onProgress: stderrDisplay() });
-  const opened = createHost({
-    home,
+  const launch: LaunchDeps = {
+    home: runDir === home.runDir ? home : { ...home, runDir },
     store,
     sandboxes,
     gateway,
@@ -107,13 +139,15 @@ export function openHost(home: HomePaths, log: Logger, opts: { isRoot?: boolean 
     gate,
     credentials: creds,
     baseImage,
-  });
-  hostRef.current = opened;
+  };
+  const opened = createHost({ ...launch, runs });
   return {
     host: opened,
     store,
     sandboxes,
     gateway,
+    launch,
+    runs,
     async close() {
       await opened.close();
       await gateway.close();

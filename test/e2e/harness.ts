@@ -64,9 +64,13 @@ export async function createE2e(
   opts: {
     env?: Record<string, string>;
     /** run every corral command as this uid (see fixtures/as-user.ts) */ asUid?: number;
+    /** what the stand-in model answers (default: e2eScript) */
+    script?: Script;
   } = {},
 ): Promise<{
   home: string;
+  env: Record<string, string>;
+  argv: (args: string[]) => [string, string[]];
   modelUrl: string;
   requests: Awaited<ReturnType<typeof startModelServer>>['requests'];
   corral: (args: string[], input?: string) => Promise<CliResult>;
@@ -81,19 +85,20 @@ export async function createE2e(
   const asUser = uid === undefined ? undefined : corralAsUser(uid);
   const argv = (args: string[]): [string, string[]] =>
     asUser === undefined ? [process.execPath, [BIN, ...args]] : asUser.argv(args);
-  const server = await startModelServer({ script: e2eScript });
+  const server = await startModelServer({ script: opts.script ?? e2eScript });
+  const env = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    CORRAL_HOME: home,
+    HOME: home,
+    // the base image the global setup built, not one per test home
+    CORRAL_IMAGE_CACHE: testImageCache(),
+    ...opts.env,
+  };
   const corral = (args: string[], input?: string): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       const [cmd, cmdArgs] = argv(args);
       const child = spawn(cmd, cmdArgs, {
-        env: {
-          PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-          CORRAL_HOME: home,
-          HOME: home,
-          // the base image the global setup built, not one per test home
-          CORRAL_IMAGE_CACHE: testImageCache(),
-          ...opts.env,
-        },
+        env,
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -116,6 +121,9 @@ export async function createE2e(
   };
   return {
     home,
+    env,
+    /** the command line that runs corral with `args` (as the chosen user) */
+    argv,
     modelUrl: server.url,
     requests: server.requests,
     corral,

@@ -6,6 +6,7 @@ import { defaultConfig } from '../../config/schema.ts';
 import { ensurePrivateDir } from '../../host/agent-dirs.ts';
 import { openStore } from '../../host/open.ts';
 import { loadOrCreateCa } from '../../gateway/tls/ca.ts';
+import { loadOrCreateApiToken } from '../../web/token.ts';
 import type { CliContext } from '../context.ts';
 
 export function initHome(ctx: CliContext): boolean {
@@ -17,13 +18,16 @@ export function initHome(ctx: CliContext): boolean {
   if (fresh) saveConfig(home, defaultConfig());
   openStore(home).close(); // creates corral.db and secret.key (0600) on first use
   loadOrCreateCa(home.root); // the gateway's CA for bound hosts: ca.key (0600) and ca.crt
+  loadOrCreateApiToken(home); // api-token (0600): the HTTP API's bearer token
   return fresh;
 }
 
 export function registerInit(program: Command, ctx: CliContext): void {
   program
     .command('init')
-    .description('create $CORRAL_HOME (default ~/.corral): corral.yaml, corral.db, secret.key, ca.crt')
+    .description(
+      'create $CORRAL_HOME (default ~/.corral): corral.yaml, corral.db, secret.key, ca.crt, api-token',
+    )
     .action(() => {
       const fresh = initHome(ctx);
       ctx.err(`${fresh ? 'created' : 'already set up'}: ${ctx.home.root}\n`);

@@ -62,6 +62,8 @@ export function createSandboxPool(opts: PoolOptions) {
   const stopping = new Map<Entry, Promise<void>>();
   const waiters: Waiter[] = [];
   const starts = new Set<Promise<unknown>>();
+  /** sessions whose sandbox is starting: told at once when the host stops, not when the start ends */
+  const startingWaiters = new Set<Waiter>();
   let draining = false;
   const changed = (): void => opts.onChange?.();
 
@@ -123,6 +125,11 @@ export function createSandboxPool(opts: PoolOptions) {
     };
   };
 
+  const refuseStarting = (): void => {
+    for (const w of startingWaiters) w.reject(new CorralError('draining', 'the host is stopping'));
+    startingWaiters.clear();
+  };
+
   const place = (w: Waiter): void => {
     const e: Entry = {
       key: w.key,
@@ -133,6 +140,7 @@ export function createSandboxPool(opts: PoolOptions) {
     };
     entries.set(w.key, e);
     changed();
+    startingWaiters.add(w);
     const started = opts.start(w.agent);
     starts.add(started);
     void started.then(
@@ -146,6 +154,7 @@ export function createSandboxPool(opts: PoolOptions) {
         void sandbox.channel.exit.then(() => {
           if (e.state === 'idle' && entries.get(e.key) === e) void retire(e, 'exited');
         });
+        startingWaiters.delete(w);
         if (draining || entries.get(e.key) !== e) {
           void retire(e, 'draining');
           return w.reject(new CorralError('draining', 'the host is stopping'));
@@ -155,6 +164,7 @@ export function createSandboxPool(opts: PoolOptions) {
         w.resolve(lease(e, sandbox));
       },
       (err: unknown) => {
+        startingWaiters.delete(w);
         if (entries.get(e.key) === e) entries.delete(e.key);
         changed();
         w.reject(err);
@@ -233,6 +243,7 @@ export function createSandboxPool(opts: PoolOptions) {
     drain(): void {
       draining = true;
       for (const w of waiters.splice(0)) w.reject(new CorralError('draining', 'the host is stopping'));
+      refuseStarting();
       for (const e of [...entries.values()]) if (e.state === 'idle') void retire(e, 'draining');
     },
     /** Stops every sandbox, busy ones included, and resolves once all are gone. */

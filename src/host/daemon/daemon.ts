@@ -1,0 +1,217 @@
+// `corral up`'s host: store, gateway and backends (openHost), the agent catalog, the sandbox pool, the router,
+// the outbox and the live events, with recovery on start and a graceful drain on stop. Channels (the HTTP API)
+// are attached by the caller through `messages`.
+import path from 'node:path';
+import { createWebhookChannel } from '../../channels/webhook.ts';
+import type { HomePaths } from '../../config/home.ts';
+import { loadConfig } from '../../config/config-file.ts';
+import type { InboundRow } from '../../store/daemon-types.ts';
+import type { Clock } from '../../util/clock.ts';
+import { systemClock } from '../../util/clock.ts';
+import { errorMessage } from '../../util/errors.ts';
+import type { Logger } from '../../util/log.ts';
+import { launchSandbox } from '../launch.ts';
+import { openHost } from '../open.ts';
+import { createSandboxPool } from '../pool/sandbox-pool.ts';
+import { createRouter } from '../queue/router.ts';
+import type { AgentCatalog } from './agent-catalog.ts';
+import { createAgentCatalog } from './agent-catalog.ts';
+import { createEventBus } from './events.ts';
+import { createMessageService } from './messages.ts';
+import { createDaemonMetrics } from './daemon-metrics.ts';
+import { createOutbox } from './outbox.ts';
+import { recoverAfterCrash } from './recovery.ts';
+import { defaultMaxPerAgent, defaultMaxSandboxes } from './sizing.ts';
+import { createTurnRunner, deliveriesFor } from './turns.ts';
+
+export interface DaemonOptions {
+  home: HomePaths;
+  log: Logger;
+  maxSandboxes?: number;
+  maxPerAgent?: number;
+  idleMs?: number;
+  clock?: Clock;
+  isRoot?: boolean;
+  quantum?: number;
+}
+
+export const DEFAULT_IDLE_MS = 5 * 60_000;
+export const DEFAULT_GRACE_MS = 30_000;
+/** How long a stopping host waits for webhook deliveries under way. */
+const OUTBOX_STOP_MS = 5_000;
+
+/** Runs `fn` after the previous call with the same key has settled. */
+function serialised() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return run;
+  };
+}
+
+export async function startDaemon(opts: DaemonOptions) {
+  const launchSerial = serialised();
+  const { home, log } = opts;
+  const clock = opts.clock ?? systemClock;
+  loadConfig(home);
+  const runDir = path.join(home.runDir, 'daemon');
+  const metricsRef: { current?: ReturnType<typeof createDaemonMetrics> } = {};
+  const catalogRef: { current?: AgentCatalog } = {};
+  const opened = openHost(home, log, {
+    ...(opts.isRoot === undefined ? {} : { isRoot: opts.isRoot }),
+    runDir,
+    // the gateway reads the same definitions the queue runs with (last good one while a file is broken)
+    agents: (name) => {
+      const found = catalogRef.current?.get(name);
+      if (found === undefined || found instanceof Error) throw found ?? new Error('agents not loaded yet');
+      return found;
+    },
+    observe: {
+      usage: (u) => metricsRef.current?.usage(u),
+      audit: (e) => metricsRef.current?.audit(e),
+    },
+  });
+  const { store } = opened;
+  const events = createEventBus({ clock });
+  const maxSandboxes = opts.maxSandboxes ?? defaultMaxSandboxes();
+  const maxPerAgent = opts.maxPerAgent ?? defaultMaxPerAgent(maxSandboxes);
+  let draining = false;
+
+  const failureDeliveries = (m: InboundRow, error: string) => deliveriesFor(m, { status: 'failed', error });
+  const recovered = await recoverAfterCrash({
+    store,
+    sandboxes: opened.sandboxes,
+    runDir,
+    log,
+    outboxFor: failureDeliveries,
+  });
+
+  const catalog = createAgentCatalog({
+    home,
+    log,
+    onChange: (c) => {
+      switch (c.type) {
+        case 'loaded':
+          store.ensureAgent(c.agent.name);
+          return events.publish({ type: 'agent.loaded', agent: c.agent.name });
+        case 'invalid':
+          return events.publish({ type: 'agent.invalid', agent: c.name, error: c.error });
+        case 'removed':
+          return events.publish({ type: 'agent.removed', agent: c.name });
+      }
+    },
+  });
+  catalogRef.current = catalog;
+  catalog.start();
+
+  const outbox = createOutbox({
+    store,
+    clock,
+    log,
+    channels: { webhook: createWebhookChannel() },
+    onDelivered: (item) => metricsRef.current?.delivered(item.channel),
+  });
+  const pool = createSandboxPool({
+    maxSandboxes,
+    maxPerAgent,
+    idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
+    clock,
+    log,
+    // one launch per agent at a time: preparing an agent's volume (mount, grow) is not safe to race
+    start: (agent) => launchSerial(agent.name, () => launchSandbox(opened.launch, agent)),
+  });
+  const run = createTurnRunner({
+    exec: { home, store, hooks: opened.runs, log },
+    store,
+    clock,
+    log,
+    events,
+    onCommitted: (m, outcome, ms) => {
+      metricsRef.current?.turnEnded(m, outcome, ms);
+      outbox.kick();
+    },
+  });
+  const router = createRouter({
+    pool,
+    log,
+    agent: (name) => catalog.get(name),
+    run,
+    fail: (m, error) => {
+      store.failMessage({ messageId: m.id, runId: null, error, outbox: failureDeliveries(m, error) });
+      events.publish({ type: 'run.failed', agent: m.agent, messageId: m.id, error });
+      metricsRef.current?.turnEnded(m, 'failed', undefined);
+      outbox.kick();
+    },
+    ...(opts.quantum === undefined ? {} : { quantum: opts.quantum }),
+  });
+  const metrics = createDaemonMetrics({ router, pool });
+  metricsRef.current = metrics;
+  const messages = createMessageService({
+    store,
+    router,
+    catalog,
+    events,
+    draining: () => draining,
+    onAccepted: (m) => metrics.accepted(m),
+  });
+
+  for (const m of store.queuedMessages()) router.enqueue(m);
+  outbox.kick();
+  log.info('host ready', {
+    maxSandboxes,
+    maxPerAgent,
+    agents: catalog.names().length,
+    requeued: recovered.requeued.length,
+    failed: recovered.failed.length,
+  });
+
+  let stopping: Promise<void> | undefined;
+  let endGrace: () => void = () => undefined;
+  const graceSleep = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      t.unref();
+      endGrace = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  return {
+    messages,
+    events,
+    router,
+    pool,
+    store,
+    catalog,
+    limits: { maxSandboxes, maxPerAgent },
+    metrics: () => metrics.render(),
+    draining: () => draining,
+    /**
+     * Graceful stop: no new messages or turns, running turns get `graceMs` and are then cancelled (their
+     * messages run again on the next start), every sandbox is stopped, deliveries under way get a moment.
+     */
+    stop(graceMs = DEFAULT_GRACE_MS): Promise<void> {
+      stopping ??= (async () => {
+        draining = true;
+        events.publish({ type: 'host.draining', graceMs });
+        log.info('draining', { graceMs, running: router.running() });
+        await router.drain(graceMs, graceSleep);
+        await pool.stopAll();
+        await outbox.stop(OUTBOX_STOP_MS);
+        catalog.close();
+        await opened.close().catch((err: unknown) => log.error('close failed', { err: errorMessage(err) }));
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+    /** Ends the grace period of a stop now (a second Ctrl-C): running turns are cancelled. */
+    hurry: (): void => endGrace(),
+  };
+}
+
+export type Daemon = Awaited<ReturnType<typeof startDaemon>>;

@@ -1,0 +1,110 @@
+// One queued message's turn on a leased sandbox, as the router runs it: start it in the store, run it, publish
+// what happens, and commit its end (reply and deliveries) in one step. Never throws: the router goes on.
+import type { AgentConfig } from '../../config/schema.ts';
+import type { InboundRow, OutboxInsert } from '../../store/daemon-types.ts';
+import type { Store } from '../../store/types.ts';
+import type { Clock } from '../../util/clock.ts';
+import { errorMessage } from '../../util/errors.ts';
+import type { Logger } from '../../util/log.ts';
+import type { Lease } from '../pool/sandbox-pool.ts';
+import type { TurnOutcome } from '../queue/router.ts';
+import type { TurnExecDeps } from '../turn-exec.ts';
+import { executeTurn } from '../turn-exec.ts';
+import type { EventBus } from './events.ts';
+
+const TOOL_INPUT_PREVIEW = 200;
+
+/** Where a message's reply or failure must be delivered besides the conversation: its webhook, if any. */
+export function deliveriesFor(m: InboundRow, body: Record<string, unknown>): OutboxInsert[] {
+  if (m.replyTo === null) return [];
+  switch (m.replyTo.channel) {
+    case 'webhook':
+      return [
+        {
+          key: `reply:${m.id}`,
+          messageId: m.id,
+          channel: 'webhook',
+          target: m.replyTo.url,
+          payload: { id: m.id, agent: m.agent, session: m.sessionKey, ...body },
+        },
+      ];
+  }
+}
+
+export const threadOf = (sessionKey: string): string => sessionKey.slice(sessionKey.indexOf(':') + 1);
+
+export function createTurnRunner(deps: {
+  exec: TurnExecDeps;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  events: EventBus;
+  /** after a commit that may have added deliveries */
+  onCommitted: (
+    m: InboundRow,
+    outcome: 'done' | 'failed',
+    ms: { turn: number; sinceAccepted: number },
+  ) => void;
+}) {
+  const { store, events, clock } = deps;
+  return async (job: { message: InboundRow; agent: AgentConfig; lease: Lease; signal: AbortSignal }) => {
+    const { agent, lease, signal } = job;
+    let message: InboundRow;
+    try {
+      message = store.startMessage(job.message.id);
+    } catch (err) {
+      // e.g. the agent was removed with its messages while this one waited
+      deps.log.warn('queued message cannot start', { message: job.message.id, err: errorMessage(err) });
+      return 'failed' satisfies TurnOutcome;
+    }
+    const base = { agent: agent.name, messageId: message.id };
+    events.publish({ type: 'run.started', ...base, attempt: message.attempts });
+    const t0 = clock.now().getTime();
+    const timings = () => ({
+      turn: clock.now().getTime() - t0,
+      sinceAccepted: clock.now().getTime() - Date.parse(message.createdAt),
+    });
+    let broken = false;
+    try {
+      const result = await executeTurn(deps.exec, {
+        agent,
+        message,
+        sandbox: () => Promise.resolve(lease.sandbox),
+        onSandboxBroken: () => {
+          broken = true;
+          return Promise.resolve();
+        },
+        signal,
+        requeueOnCancel: true,
+        onEvent: (e) => {
+          if (e.type === 'tool_call')
+            events.publish({
+              type: 'tool.call',
+              ...base,
+              name: e.name,
+              input: JSON.stringify(e.input).slice(0, TOOL_INPUT_PREVIEW),
+            });
+          else if (e.type === 'tool_result')
+            events.publish({ type: 'tool.result', ...base, isError: e.isError, durationMs: e.durationMs });
+        },
+        outbox: {
+          reply: (text) => deliveriesFor(message, { status: 'done', reply: text }),
+          failure: (error) => deliveriesFor(message, { status: 'failed', error }),
+        },
+      });
+      if (result === undefined) {
+        events.publish({ type: 'run.requeued', ...base });
+        return broken ? 'broken' : 'requeued';
+      }
+      const ms = timings();
+      events.publish({ type: 'run.done', ...base, stopReason: result.stopReason, ms: ms.turn });
+      events.publish({ type: 'reply', ...base, thread: threadOf(message.sessionKey), text: result.text });
+      deps.onCommitted(message, 'done', ms);
+      return broken ? 'broken' : 'done';
+    } catch (err) {
+      events.publish({ type: 'run.failed', ...base, error: errorMessage(err) });
+      deps.onCommitted(message, 'failed', timings());
+      return broken ? 'broken' : 'failed';
+    }
+  };
+}
