@@ -9,6 +9,7 @@ import { ensureRuntimeBundle } from '../../sandbox/runtime-bundle.ts';
 import { selfTest } from '../../sandbox/self-test.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
+import { layerAvailability } from '../../sandbox/layer/available.ts';
 import { imageCheck } from './doctor-image.ts';
 
 export interface Check {
@@ -80,6 +81,15 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
     });
   }
   checks.push(imageCheck(ctx.home.imagesDir));
+  // informational: without layers agents still run, on the legacy layout (host /usr, nothing persists)
+  const layers = layerAvailability(process.getuid?.() === 0);
+  checks.push({
+    name: 'agent environments',
+    ok: true,
+    detail: layers.ok
+      ? `${layers.detail}: installed packages and /etc persist per agent`
+      : `legacy layout (nothing outside the workspace persists): ${layers.reason}; fix: ${layers.fix}`,
+  });
   checks.push(
     await attempt('runtime bundle', async () => ensureRuntimeBundle(ctx.home.cacheDir), 'reinstall: npm ci'),
   );
