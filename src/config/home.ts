@@ -5,6 +5,8 @@ import path from 'node:path';
 export interface HomePaths {
   root: string;
   configFile: string;
+  /** the operator's rules for privileged actions (docs/governance.md) */
+  policyFile: string;
   dbFile: string;
   keyFile: string;
   agentsDir: string;
@@ -24,6 +26,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomePaths {
   return {
     root,
     configFile: path.join(root, 'corral.yaml'),
+    policyFile: path.join(root, 'policy.yaml'),
     dbFile: path.join(root, 'corral.db'),
     keyFile: path.join(root, 'secret.key'),
     agentsDir: path.join(root, 'agents'),

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ToolName } from '../protocol/frames.ts';
 import { EgressAllow, EgressPresetName } from './egress.ts';
+import { AgentMayMessage, AgentMounts, AgentSenders, MountsConfig } from './governance.ts';
 import { AgentName, ProviderName, SecretName } from './names.ts';
 import { defaultPrices, PriceTable } from './prices.ts';
 export { AgentName };
@@ -108,6 +109,7 @@ export const CorralConfig = z
     prices: PriceTable.default({}),
     docker: DockerConfig.optional().describe('settings of the docker sandbox backend'),
     gvisor: GvisorConfig.optional().describe('settings of the gvisor sandbox backend'),
+    mounts: MountsConfig.optional().describe("the operator's allowlist of host folders agents may mount"),
   })
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;
@@ -159,6 +161,9 @@ export const AgentConfig = z
       .default([])
       .describe('secrets the agent may use: it sees a sentinel, the gateway sends the value to bound hosts'),
     limits: AgentLimits.prefault({}).describe('hard limits on memory, CPU, processes, disk and time'),
+    mounts: AgentMounts,
+    mayMessage: AgentMayMessage,
+    senders: AgentSenders.prefault({}).describe('who may talk to the agent over channels'),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

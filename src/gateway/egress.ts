@@ -13,10 +13,14 @@ export const EGRESS_IDLE_TIMEOUT_MS = 5 * 60_000;
 /** Time allowed for resolving a destination's name. */
 export const EGRESS_RESOLVE_TIMEOUT_MS = 5_000;
 
+/** How long a request an operator rule holds for approval waits before it is refused (the approval stays open). */
+export const EGRESS_APPROVAL_HOLD_MS = 30_000;
+
 export interface EgressTimeouts {
   connectMs: number;
   idleMs: number;
   resolveMs: number;
+  approvalHoldMs: number;
 }
 
 export interface EgressDeps {

@@ -1,6 +1,8 @@
 // The gateway's public types: provider routes, the dependencies the host injects, and an attached endpoint.
 import type { ProviderKind } from '../protocol/frames.ts';
 import type { Usage } from '../protocol/transcript.ts';
+import type { ApprovalPort } from '../policy/approval-port.ts';
+import type { LoadedPolicy } from '../policy/policy.ts';
 import type { Logger } from '../util/log.ts';
 import type { CredentialDeps } from './credentials/types.ts';
 import type { EgressDeps } from './egress.ts';
@@ -26,6 +28,10 @@ export interface GatewayDeps {
   credentials?: CredentialDeps;
   /** Allow-listed egress; absent: every destination is denied. */
   egress?: EgressDeps;
+  /** The operator's policy (read per request) over each agent's own rules; absent: the agents' rules alone. */
+  policy?: () => LoadedPolicy;
+  /** Where an `ask` is held for a human; absent: an ask is a denial. */
+  approvals?: ApprovalPort;
   /** Client-side limits of each endpoint; tests shorten them. Defaults in gateway.ts. */
   timeouts?: Partial<EndpointTimeouts>;
 }

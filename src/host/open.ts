@@ -28,6 +28,7 @@ import type { Host, RunTracker } from './host.ts';
 import type { GatewayPort, LaunchDeps } from './launch.ts';
 import { createHost, createRunTracker } from './host.ts';
 import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
+import { gatewayGovernance } from './governance.ts';
 
 export interface OpenedHost {
   host: Host;
@@ -99,6 +100,7 @@ export function openHost(
   // read per request, parsed only when the file changed
   const configNow = readWhenChanged(() => loadConfig(home));
   const gateway = createGateway({
+    ...gatewayGovernance(home, store), // the operator's policy over each agent's rules; asks held for approval
     providers: () => {
       const routes = new Map<string, ProviderRoute>();
       for (const [name, p] of Object.entries(configNow(home.configFile).providers))

@@ -211,6 +211,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_by_agent ON tasks(agent);
     `,
   },
+  {
+    // Actions held for a human (policy effect `ask`): the complete payload as canonical JSON, its key (the hash of
+    // principal, action, resource and payload) so an identical request finds its approval, and the decision.
+    id: 7,
+    name: '0007_approvals',
+    sql: `
+      CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        action TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        payload_key TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        rule TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+        decided_by TEXT,
+        decided_at TEXT,
+        always INTEGER NOT NULL DEFAULT 0 CHECK (always IN (0, 1))
+      );
+      CREATE INDEX approvals_by_key ON approvals(payload_key, status);
+      CREATE INDEX approvals_by_status ON approvals(status, created_at);
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

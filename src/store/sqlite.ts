@@ -12,6 +12,7 @@ import { applyMigrations } from './migrations.ts';
 import { createSecretBox } from './secret-box.ts';
 import { createQueueStore } from './sqlite-queue.ts';
 import { createTaskStore } from './sqlite-tasks.ts';
+import { createApprovalStore } from './sqlite-approvals.ts';
 import * as rows from './sqlite-rows.ts';
 import { prepareStatements } from './sqlite-statements.ts';
 import type { AuditEntry, MessageRow, RunRow, Store } from './types.ts';
@@ -106,6 +107,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   return {
     ...createQueueStore(db, { now, openSession, ensureAgent, appendTranscript: appendValidTranscript }),
     ...createTaskStore(db, now),
+    ...createApprovalStore(db, now),
     close: () => db.close(),
 
     ensureAgent,

@@ -1,6 +1,7 @@
 // The persistence port. The host is its only writer; SQLite implements it today, Postgres later.
 import type { ChainRecord } from '../audit/chain.ts';
 import type { ChatMessage, Usage } from '../protocol/transcript.ts';
+import type { ApprovalStore } from './approval-types.ts';
 import type { OutboxStore, QueueStore, TaskStore } from './daemon-types.ts';
 
 export type MessageStatus = 'received' | 'running' | 'done' | 'failed';
@@ -88,7 +89,7 @@ export interface SecretBinding {
 /** One audit row: the chained fields and their hashes (see src/audit/chain.ts). */
 export type AuditEntry = ChainRecord;
 
-export interface Store extends QueueStore, OutboxStore, TaskStore {
+export interface Store extends QueueStore, OutboxStore, TaskStore, ApprovalStore {
   close(): void;
 
   ensureAgent(name: string): AgentRow;

@@ -1,6 +1,10 @@
 // Sentinel → value in request headers, only for a destination the secret is bound to and an agent holding the
 // grant; everywhere else a sentinel stays an inert string and the attempt is audited. Read at request time.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { decide } from '../../policy/decide.ts';
+import type { Decision } from '../../policy/decide.ts';
+import { EMPTY_POLICY } from '../../policy/policy.ts';
+import { declaredOnly } from '../../policy/rights.ts';
 import { matchesHost, parseHostPattern, renderHeader } from '../../config/secret-binding.ts';
 import type { GatewayDeps } from '../types.ts';
 
@@ -37,20 +41,35 @@ function bound(hosts: readonly string[], dest: Destination): boolean {
   });
 }
 
+/**
+ * A grant in the agent's file is the agent's declared right; the operator's policy may still deny it (or ask,
+ * which the gateway treats as a refusal: credential use is not held for approval).
+ */
+function grantDecision(ctx: Ctx, declared: readonly string[], name: string): Decision {
+  const policy = ctx.deps.policy?.() ?? EMPTY_POLICY;
+  const agent = { ...declaredOnly(ctx.agent), grants: declared };
+  return decide(policy, { kind: 'agent', name: ctx.agent }, 'secret.grant', `secret:${name}`, { agent });
+}
+
 /** Every secret the agent may hold a sentinel for (granted now, or bound and perhaps revoked since). */
 function candidates(ctx: Ctx, dest: Destination): Candidate[] {
   const creds = ctx.deps.credentials;
   if (!creds) return [];
-  const grants = new Set(creds.grants(ctx.agent));
+  const declared = creds.grants(ctx.agent);
+  const grants = new Map(declared.map((name) => [name, grantDecision(ctx, declared, name)]));
   const bindings = new Map(creds.bindings().map((b) => [b.name, b]));
-  const names = new Set([...grants, ...bindings.keys()]);
+  const names = new Set([...grants.keys(), ...bindings.keys()]);
   return [...names].map((name) => {
     const b = bindings.get(name);
-    const refusal = !grants.has(name)
-      ? 'not granted to this agent'
-      : !b || !bound(b.hosts, dest)
-        ? 'not bound to this host'
-        : undefined;
+    const granted = grants.get(name);
+    const refusal =
+      granted === undefined
+        ? 'not granted to this agent'
+        : granted.effect !== 'allow'
+          ? `grant refused by policy: ${granted.reason}`
+          : !b || !bound(b.hosts, dest)
+            ? 'not bound to this host'
+            : undefined;
     return { name, sentinel: creds.sentinel(ctx.agent, name), refusal, header: b?.header ?? null };
   });
 }
