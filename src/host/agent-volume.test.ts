@@ -14,7 +14,7 @@ import {
   removeAgentVolume,
   unmountAgentVolume,
 } from './agent-volume.ts';
-import { mountsAt, parseMountinfo } from './volume/mountinfo.ts';
+import { mountsAt, parseMountinfo } from '../util/mountinfo.ts';
 
 const isRoot = process.getuid?.() === 0;
 const quota = diskQuotaSupport(isRoot);
@@ -37,7 +37,9 @@ afterEach(async () => {
 describe('mountinfo', () => {
   it('reads mount points, escapes included', () => {
     const line = '36 35 7:3 / /tmp/a\\040b rw,noatime shared:1 - ext4 /dev/loop3 rw';
-    expect(parseMountinfo(line)).toEqual([{ mountPoint: '/tmp/a b', fsType: 'ext4', source: '/dev/loop3' }]);
+    expect(parseMountinfo(line)).toEqual([
+      { root: '/', mountPoint: '/tmp/a b', fsType: 'ext4', source: '/dev/loop3', superOptions: ['rw'] },
+    ]);
   });
 });
 

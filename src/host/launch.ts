@@ -135,6 +135,7 @@ export async function launchSandbox(
     const sandbox = await backend.start({
       sandboxId,
       agent: agent.name,
+      runDir,
       workspaceDir: volume.workspaceDir,
       runtimeDir,
       gatewayDir,

@@ -102,6 +102,7 @@ export async function selfTest(
     const sandbox = await backend.start({
       sandboxId: `selftest-${path.basename(root)}`,
       agent: 'selftest',
+      runDir: root,
       workspaceDir,
       runtimeDir,
       gatewayDir,

@@ -61,6 +61,12 @@ export interface SandboxRoot {
 export interface SandboxSpec {
   sandboxId: string;
   agent: string;
+  /**
+   * This sandbox's own host directory inside the run directory that reap() is later given (etcDir and gatewayDir
+   * live in it). Backends scope what they create (cgroups, bundles) by that run directory, so reap() of one run
+   * directory never touches another's sandboxes.
+   */
+  runDir?: string;
   /** host directory mounted read-write at /workspace */
   workspaceDir: string;
   /** host directory holding runtime.mjs, mounted read-only at /opt/corral */
@@ -105,6 +111,8 @@ export interface Sandbox {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly exited: Promise<SandboxExit>;
+  /** Host pid of the process whose death ends the sandbox (bwrap, the runtime's init, the container's pid 1). */
+  readonly pid?: number;
   /** How the limits were applied to this sandbox. */
   readonly appliedLimits?: AppliedLimits;
   /**
@@ -136,4 +144,6 @@ export interface SandboxBackend {
    * these ids instead of the per-agent ones. Absent: the per-agent ids (`SandboxSpec.hostIds`).
    */
   hostIdsFor?(perAgent: HostIds | undefined): Promise<HostIds | undefined>;
+  /** For `corral doctor`: why a limit is kept by a weaker mechanism than this backend's best (or not at all). */
+  limitNotes?(): Partial<Record<keyof SandboxLimits, string>>;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
-import { parseMountinfo } from '../../src/host/volume/mountinfo.ts';
+import { parseMountinfo } from '../../src/util/mountinfo.ts';
 import { corralAsUser } from '../fixtures/as-user.ts';
 import { testImageCache } from '../fixtures/base-image.ts';
 import type { Script } from '../fixtures/model-server.ts';

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { CorralError } from '../../util/errors.ts';
-import { loopBackingFile, loopDevicesOf, mountsAt } from './mountinfo.ts';
+import { loopBackingFile, loopDevicesOf, mountsAt } from '../../util/mountinfo.ts';
 
 const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const TOOL_TIMEOUT_MS = 120_000;

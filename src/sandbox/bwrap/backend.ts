@@ -1,20 +1,35 @@
-// The default backend: bubblewrap namespaces, no daemon. Each sandbox is one bwrap process tree.
+// The default backend: bubblewrap namespaces, no daemon. Each sandbox is one bwrap process tree in its own
+// cgroups (where the host has them), which bound its memory, CPU and processes and let stop() kill it whole.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CorralError } from '../../util/errors.ts';
+import { CorralError, errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
+import type { Cgroups, SandboxCgroup } from '../cgroup/manager.ts';
+import { cgroupScope, createCgroups } from '../cgroup/manager.ts';
+import { diskFull, diskHit } from '../disk-usage.ts';
 import type { LayerLease, LayerPool } from '../layer/pool.ts';
 import { layerAvailability } from '../layer/available.ts';
 import { createLayerPool } from '../layer/pool.ts';
 import { reapLayers } from '../layer/reap.ts';
 import { dropLayer } from '../layer/reset.ts';
-import type { HostIds, Sandbox, SandboxBackend, SandboxExit, SandboxSpec } from '../types.ts';
+import type {
+  HostIds,
+  LimitHit,
+  Sandbox,
+  SandboxBackend,
+  SandboxExit,
+  SandboxLimits,
+  SandboxSpec,
+} from '../types.ts';
 import { bwrapArgv, etcFiles } from './argv.ts';
+import { appliedLimits, joinCgroupArgv } from './limits.ts';
 import { probeBwrap } from './probe.ts';
 import { bwrapRootArgv } from './root-argv.ts';
 
 const STOP_GRACE_MS = 2_000;
+/** exit status of a process killed by SIGKILL, as a shell or bwrap reports it */
+const KILLED = 128 + 9;
 
 function writeEtc(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -28,22 +43,41 @@ export interface BwrapDeps {
   isRoot?: boolean;
   /** corral's run directory: agent layers are mounted under it (needed for specs with a root) */
   runDir?: string;
+  cgroups?: Cgroups;
 }
+
+/** Sandboxes without a runDir (older callers) share one scope per process. */
+const scopeOf = (spec: SandboxSpec): string =>
+  cgroupScope(spec.runDir === undefined ? `pid-${process.pid}` : path.dirname(spec.runDir));
 
 export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
   const isRoot = deps.isRoot ?? process.getuid?.() === 0;
   const layers = deps.runDir === undefined ? undefined : createLayerPool({ runDir: deps.runDir });
+  const cgroups = deps.cgroups ?? createCgroups();
   const backend: SandboxBackend = {
     name: 'bwrap',
     probe: () => Promise.resolve(probeBwrap(isRoot)),
-    start: (spec) => startBwrap(spec, isRoot, deps.log, layers),
-    reap: (runDir) => reapLayers(runDir),
+    start: (spec) => startBwrap(spec, { isRoot, log: deps.log, layers, cgroups }),
+    reap: async (runDir) => [...(await cgroups.reap(cgroupScope(runDir))), ...(await reapLayers(runDir))],
+    limitNotes: () => {
+      const notes: Partial<Record<keyof SandboxLimits, string>> = { ...cgroups.support().missing };
+      if (notes.maxProcesses !== undefined && !isRoot)
+        notes.maxProcesses += '; RLIMIT_NPROC needs a uid per agent, which needs corral to run as root';
+      return notes;
+    },
   };
   // Keeping layers is what makes the host run agents on the base image (host/base-image.ts); where layers
   // cannot be mounted (an ordinary user without access to /dev/fuse) agents keep the legacy layout.
   if (layers !== undefined && layerAvailability(isRoot).ok)
     backend.resetLayer = (_agent, layerDir) => dropLayer(layerDir);
   return backend;
+}
+
+interface StartContext {
+  isRoot: boolean;
+  log: Logger;
+  layers: LayerPool | undefined;
+  cgroups: Cgroups;
 }
 
 /** Root inside maps to the agent's uid (corral as root) or to the caller: the layer shows its files as theirs. */
@@ -62,13 +96,9 @@ async function mountRoot(spec: SandboxSpec, layers: LayerPool | undefined): Prom
   return layers.acquire({ imageDir: spec.root.imageDir, layerDir: spec.root.layerDir, ids: layerIds(spec) });
 }
 
-async function startBwrap(
-  spec: SandboxSpec,
-  isRoot: boolean,
-  log: Logger,
-  layers: LayerPool | undefined,
-): Promise<Sandbox> {
-  if (isRoot && spec.hostIds === undefined) {
+async function startBwrap(spec: SandboxSpec, ctx: StartContext): Promise<Sandbox> {
+  const { log } = ctx;
+  if (ctx.isRoot && spec.hostIds === undefined) {
     // Fail closed: as root without a uid of its own the agent would be host root.
     throw new CorralError(
       'sandbox_root_without_uid',
@@ -76,34 +106,57 @@ async function startBwrap(
     );
   }
   writeEtc(spec.etcDir);
-  const lease = await mountRoot(spec, layers);
-  const exists = (p: string): boolean => fs.existsSync(p);
-  const [cmd, ...args] =
-    lease === undefined ? bwrapArgv(spec, { exists }) : bwrapRootArgv(spec, lease.path, { exists });
-  if (cmd === undefined) throw new CorralError('sandbox_argv', 'empty sandbox command');
-  const child = spawn(cmd, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  log.debug('sandbox started', { sandbox: spec.sandboxId, pid: child.pid, argv: [cmd, ...args].join(' ') });
-  // Resolves once the process tree is gone and the layer is given back, so the next sandbox (or a reset)
-  // finds it free.
+  const lease = await mountRoot(spec, ctx.layers);
+  let cg: SandboxCgroup | undefined;
+  let child;
+  try {
+    cg = ctx.cgroups.create(scopeOf(spec), spec.sandboxId, spec.limits);
+    const opts = { exists: (p: string): boolean => fs.existsSync(p), cgroupViews: cg?.views ?? [] };
+    const argv = lease === undefined ? bwrapArgv(spec, opts) : bwrapRootArgv(spec, lease.path, opts);
+    const [cmd, ...args] = joinCgroupArgv(cg, argv);
+    if (cmd === undefined) throw new CorralError('sandbox_argv', 'empty sandbox command');
+    child = spawn(cmd, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    log.debug('sandbox started', { sandbox: spec.sandboxId, pid: child.pid, argv: [cmd, ...args].join(' ') });
+  } catch (err) {
+    await cg?.destroy();
+    await lease?.release();
+    throw err;
+  }
+  const proc = child;
+  const sandboxCgroup = cg;
+  const pending: LimitHit[] = [];
+  // Resolves once the process tree is gone, its cgroups removed and the layer given back, so the next sandbox
+  // (or a reset) finds it free.
   const exited = new Promise<SandboxExit>((resolve) => {
-    const done = (exit: SandboxExit): void => {
-      const release = lease?.release() ?? Promise.resolve();
-      release
+    let done = false;
+    const finish = async (code: number | null, signal: NodeJS.Signals | null): Promise<void> => {
+      if (done) return;
+      done = true;
+      const hits = sandboxCgroup?.events() ?? [];
+      pending.push(...hits);
+      await sandboxCgroup
+        ?.destroy()
+        .catch((err: unknown) => log.warn('cgroup cleanup failed', { err: errorMessage(err) }));
+      await lease
+        ?.release()
         .catch((err: unknown) =>
           log.warn('layer unmount failed', { sandbox: spec.sandboxId, err: String(err) }),
-        )
-        .finally(() => resolve(exit));
+        );
+      // the runtime itself was OOM-killed: the whole sandbox ended because of the memory limit
+      const memory = hits.find((h) => h.limit === 'memoryBytes');
+      const killed = signal === 'SIGKILL' || code === KILLED;
+      resolve({ code, signal, ...(memory !== undefined && killed ? { limitHit: memory } : {}) });
     };
-    child.once('error', () => done({ code: null, signal: null }));
-    child.once('exit', (code, signal) => done({ code, signal }));
+    proc.once('error', () => void finish(null, null));
+    proc.once('exit', (code, signal) => void finish(code, signal));
   });
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.stdin.end();
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        child.kill('SIGTERM');
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.stdin.end();
+        const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+        proc.kill('SIGTERM');
         await exited;
         clearTimeout(timer);
       }
@@ -111,5 +164,23 @@ async function startBwrap(
     })();
     return stopping;
   };
-  return { id: spec.sandboxId, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, stop };
+  let diskWasFull = false;
+  const limitEvents = (): Promise<LimitHit[]> => {
+    const hits = [...pending.splice(0), ...(sandboxCgroup?.events() ?? [])];
+    const full = spec.diskQuota === true && diskFull(spec.workspaceDir);
+    if (full && !diskWasFull) hits.push(diskHit(spec.limits));
+    diskWasFull = full;
+    return Promise.resolve(hits);
+  };
+  return {
+    id: spec.sandboxId,
+    stdin: proc.stdin,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    exited,
+    ...(proc.pid === undefined ? {} : { pid: proc.pid }),
+    appliedLimits: appliedLimits(sandboxCgroup, spec),
+    limitEvents,
+    stop,
+  };
 }

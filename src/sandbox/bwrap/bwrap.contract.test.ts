@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe } from 'vitest';
 import { silentLogger } from '../../util/log.ts';
 import { runSandboxContract } from '../backend.contract.ts';
+import { runLimitsContract } from '../limits.contract.ts';
 import { devBaseImage, hasFuseOverlayfs } from '../layer/testing.ts';
 import { createBwrapBackend } from './backend.ts';
 
@@ -16,6 +17,7 @@ const image = devBaseImage();
 
 describe.skipIf(!hasBwrap)('bwrap', () => {
   runSandboxContract('bwrap', () => createBwrapBackend({ log: silentLogger }), ids);
+  runLimitsContract('bwrap', () => createBwrapBackend({ log: silentLogger }), { hostIds: ids });
 });
 
 describe.skipIf(!hasBwrap || !hasFuseOverlayfs || image === undefined)('bwrap on the base image', () => {
@@ -28,4 +30,8 @@ describe.skipIf(!hasBwrap || !hasFuseOverlayfs || image === undefined)('bwrap on
     ids && { uid: ids.uid - 10, gid: ids.gid - 10 },
     { dir: image ?? '', id: 'corral-dev' },
   );
+  runLimitsContract('bwrap+image', () => createBwrapBackend({ log: silentLogger, runDir }), {
+    hostIds: ids && { uid: ids.uid - 10, gid: ids.gid - 10 },
+    image: { dir: image ?? '', id: 'corral-dev' },
+  });
 });

@@ -71,6 +71,7 @@ describe('bwrapRootArgv', () => {
       ['/.corral/workspace', '/workspace'],
     ]);
     expect(binds(inner, '--ro-bind')).toEqual([
+      ['/proc/sys', '/proc/sys'],
       ['/.corral/runtime', '/opt/corral'],
       ['/.corral/gateway', '/run/corral'],
       ['/.corral/etc-hosts', '/etc/hosts'],

@@ -16,7 +16,7 @@ import {
 } from '../../protocol/sandbox-env.ts';
 import type { SandboxSpec } from '../types.ts';
 import type { ArgvOptions } from './argv.ts';
-import { checkExtraBind, limitArgs, SCRATCH_TMPFS_BYTES } from './argv.ts';
+import { checkExtraBind, limitArgs, SCRATCH_TMPFS_BYTES, sysMounts } from './argv.ts';
 
 const STAGE = '/.corral';
 const RUN_TMPFS_BYTES = 8 * 1024 * 1024;
@@ -85,10 +85,11 @@ function outerArgs(spec: SandboxSpec, rootPath: string, opts: ArgvOptions): stri
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--perms', '0755', '--dir', STAGE);
   args.push('--bind', rootPath, `${STAGE}/root`);
   for (const s of staged(spec)) args.push(s.kind, s.host, s.stage);
+  (opts.cgroupViews ?? []).forEach((v, i) => args.push('--ro-bind', v.dir, `${STAGE}/cgroup-${i}`));
   return args;
 }
 
-function innerArgs(spec: SandboxSpec): string[] {
+function innerArgs(spec: SandboxSpec, opts: ArgvOptions): string[] {
   const args = [
     'bwrap',
     '--unshare-user',
@@ -105,6 +106,10 @@ function innerArgs(spec: SandboxSpec): string[] {
     '--bind',
     '/proc',
     '/proc',
+    // sysctls read-only: the agent is root of its namespaces and could otherwise tune their kernel settings
+    '--ro-bind',
+    '/proc/sys',
+    '/proc/sys',
     '--dev',
     '/dev',
     '--perms',
@@ -125,6 +130,11 @@ function innerArgs(spec: SandboxSpec): string[] {
     '/run/lock',
   ];
   for (const s of staged(spec)) args.push(s.kind, s.stage, s.target);
+  const views = (opts.cgroupViews ?? []).map((v, i) => ({
+    inside: v.inside,
+    source: `${STAGE}/cgroup-${i}`,
+  }));
+  args.push(...sysMounts(views));
   args.push('--chdir', SANDBOX_WORKSPACE, '--cap-drop', 'ALL', '--');
   return args;
 }
@@ -158,7 +168,7 @@ export function bwrapRootArgv(spec: SandboxSpec, rootPath: string, opts: ArgvOpt
     ...outerArgs(spec, rootPath, opts),
     ...drop,
     ...limitArgs(spec),
-    ...innerArgs(spec),
+    ...innerArgs(spec, opts),
     ...spec.command,
   ];
 }

@@ -3,10 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export interface MountEntry {
+  /** the part of the file system mounted here ('/' for all of it; a cgroup path for a cgroup mount) */
+  root: string;
   mountPoint: string;
   fsType: string;
   /** e.g. /dev/loop3 */
   source: string;
+  /** per-superblock options; for a cgroup v1 mount they name its controllers */
+  superOptions: string[];
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
@@ -18,11 +22,23 @@ export function parseMountinfo(text: string): MountEntry[] {
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
     const dash = fields.indexOf('-');
-    const mountPoint = fields[4];
-    const fsType = fields[dash + 1];
-    const source = fields[dash + 2];
-    if (dash < 6 || mountPoint === undefined || fsType === undefined || source === undefined) continue;
-    out.push({ mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
+    const [root, mountPoint] = [fields[3], fields[4]];
+    const [fsType, source, opts] = [fields[dash + 1], fields[dash + 2], fields[dash + 3]];
+    if (
+      dash < 6 ||
+      root === undefined ||
+      mountPoint === undefined ||
+      fsType === undefined ||
+      source === undefined
+    )
+      continue;
+    out.push({
+      root: unescape(root),
+      mountPoint: unescape(mountPoint),
+      fsType,
+      source: unescape(source),
+      superOptions: (opts ?? '').split(','),
+    });
   }
   return out;
 }
