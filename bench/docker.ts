@@ -101,6 +101,8 @@ export async function runDockerBench(opts: {
     try {
       opts.progress('base image (import into Docker once)');
       const image = await baseImageSource(home)();
+      if (image === undefined)
+        throw new Error('the Docker benchmark needs the base image: corral image build');
       await importBaseImage(api, { imageDir: image.rootfs, imageId: image.id }, { log });
       const ref = baseImageRef(image.id);
 

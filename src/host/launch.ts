@@ -15,7 +15,7 @@ import type { AgentLimits } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
 import type { BaseImageSource } from './base-image.ts';
-import { imageSpec, usesImage } from './base-image.ts';
+import { imageSpec } from './base-image.ts';
 import { agentHostIds, ensurePrivateDir } from './agent-dirs.ts';
 import { prepareAgentVolume } from './agent-volume.ts';
 import type { BackendGate } from './backend-gate.ts';
@@ -48,7 +48,7 @@ export interface LaunchDeps {
   gate?: BackendGate;
   /** node binary used inside the sandbox (legacy layout only; the base image has its own copy) */
   nodePath?: string;
-  /** the base image for backends that run on one; built on first need */
+  /** the base image every sandbox runs on, built on first need; without one: bwrap's legacy layout (host /usr) */
   baseImage?: BaseImageSource;
   /** sentinels for granted secrets and the gateway's CA; absent: no sentinel, system roots only */
   credentials?: SandboxCredentials;
@@ -94,7 +94,7 @@ export async function launchSandbox(
   agent: { name: string; backend: string; grants?: readonly string[]; limits?: AgentLimits },
 ): Promise<RunningSandbox> {
   const backend = deps.sandboxes.get(agent.backend);
-  const image = deps.baseImage !== undefined && usesImage(backend) ? await deps.baseImage() : undefined;
+  const image = deps.baseImage === undefined ? undefined : await deps.baseImage();
   await deps.gate?.ready(backend, image && { dir: image.rootfs, id: image.id });
   const nodePath = deps.nodePath ?? process.execPath;
   const row = deps.store.ensureAgent(agent.name);

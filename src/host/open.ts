@@ -130,7 +130,11 @@ export function openHost(
   });
   const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });
   // the first sandbox on the base image builds it (about a minute), with progress on stderr
-  const baseImage = baseImageSource(home, { onProgress: stderrDisplay() });
+  const baseImage = baseImageSource(home, {
+    onProgress: stderrDisplay(),
+    onUnavailable: (reason) =>
+      log.warn('no base image: sandboxes use the host /usr, nothing persists', { reason }),
+  });
   const launch: LaunchDeps = {
     home: runDir === home.runDir ? home : { ...home, runDir },
     store,
