@@ -139,6 +139,9 @@ export async function selfTest(
         : [`the probe sandbox exited with ${String(exit.code ?? exit.signal)}: ${errText.trim()}`];
     return { ok: failures.length === 0, failures, facts };
   } finally {
+    // a backend may keep layer state outside the directory (Docker: the agent's container): drop it too
+    if (opts.image !== undefined)
+      await backend.resetLayer?.('selftest', path.join(root, 'layer')).catch(() => undefined);
     fs.rmSync(root, { recursive: true, force: true });
   }
 }
