@@ -14,6 +14,14 @@ import {
   recordEgress,
 } from './agent-egress.ts';
 import type { CliContext } from '../context.ts';
+import type { LimitOptions } from './agent-limits.ts';
+import {
+  addLimitOptions,
+  describeLimits,
+  limitFlagsGiven,
+  nextLimits,
+  recordLimits,
+} from './agent-limits.ts';
 import type { BudgetOptions } from './agent-budget.ts';
 import {
   addBudgetOptions,
@@ -74,17 +82,24 @@ export function recordGrants(
   }
 }
 
+type SetOptions = { grant: string[]; revoke: string[] } & BudgetOptions & EgressOptions & LimitOptions;
+
 export function registerAgentSet(agent: Command, ctx: CliContext): void {
-  addEgressOptions(addBudgetOptions(agent.command('set <name>')), true)
-    .description('change an agent: grant or revoke secrets, set budgets (applies to the next request)')
+  addLimitOptions(addEgressOptions(addBudgetOptions(agent.command('set <name>')), true))
+    .description('change an agent: grants, budgets, egress, limits (applies to the next request or sandbox)')
     .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
     .option('--revoke <secret>', 'take a grant away (repeatable)', collect, [])
-    .action((name: string, opts: { grant: string[]; revoke: string[] } & BudgetOptions & EgressOptions) => {
+    .action((name: string, opts: SetOptions) => {
       const a = loadAgent(ctx.home, name);
+      const limits = limitFlagsGiven(opts) ? nextLimits(a.limits, opts) : a.limits;
       const grants = nextGrants(a.grants, opts.grant, opts.revoke);
       const budget = budgetFlagsGiven(opts) ? nextBudget(a.budget, opts) : a.budget;
       const egress = nextEgress(a, opts);
-      saveAgent(ctx.home, { ...a, grants, budget, ...egress });
+      saveAgent(ctx.home, { ...a, grants, budget, ...egress, limits });
+      if (limitFlagsGiven(opts)) {
+        recordLimits(ctx, { ...a, limits });
+        ctx.err(`agent ${name}: limits ${describeLimits(limits).join(', ')} (from its next sandbox)\n`);
+      }
       recordEgress(ctx, name, a, egress);
       if (egressFlagsGiven(opts)) ctx.err(`agent ${name}: ${describeEgress(egress)}\n`);
       recordGrants(ctx, name, a.grants, grants);
@@ -92,7 +107,8 @@ export function registerAgentSet(agent: Command, ctx: CliContext): void {
         recordBudget(ctx, { ...a, budget });
         ctx.err(`agent ${name}: ${describeBudget(budget)}\n`);
       }
-      if (opts.grant.length + opts.revoke.length > 0 || !(budgetFlagsGiven(opts) || egressFlagsGiven(opts)))
+      const other = budgetFlagsGiven(opts) || egressFlagsGiven(opts) || limitFlagsGiven(opts);
+      if (opts.grant.length + opts.revoke.length > 0 || !other)
         ctx.err(`agent ${name}: grants ${grants.length > 0 ? grants.join(', ') : '(none)'}\n`);
     });
 }

@@ -21,11 +21,14 @@ import { printTable } from '../context.ts';
 import type { BudgetOptions } from './agent-budget.ts';
 import { addBudgetOptions, budgetFlagsGiven, nextBudget, recordBudget } from './agent-budget.ts';
 import type { EgressOptions } from './agent-egress.ts';
+import type { LimitOptions } from './agent-limits.ts';
+import { addLimitOptions, describeLimits, limitFlagsGiven, nextLimits } from './agent-limits.ts';
+import { sandboxLimits, timeLimits } from '../../host/limits.ts';
 import { addEgressOptions, nextEgress } from './agent-egress.ts';
 import { registerAgentEnv } from './agent-env.ts';
 import { collect, nextGrants, recordGrants, registerAgentSet } from './agent-set.ts';
 
-interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'> {
+interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'>, LimitOptions {
   model?: string;
   instructions?: string;
   backend?: string;
@@ -35,7 +38,7 @@ interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'> {
 
 export function registerAgent(program: Command, ctx: CliContext): void {
   const agent = program.command('agent').description('define, list and remove agents');
-  addEgressOptions(addBudgetOptions(agent.command('add <name>')), false)
+  addLimitOptions(addEgressOptions(addBudgetOptions(agent.command('add <name>')), false))
     .description('define a new agent (defaults: the configured default model and backend)')
     .option('--model <provider:model>', 'model, e.g. anthropic:claude-sonnet-4-5 or ollama:llama3.1')
     .option('--instructions <text>', 'system instructions')
@@ -59,6 +62,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         ...(opts.maxSteps === undefined ? {} : { maxSteps: Number(opts.maxSteps) }),
         ...(budgetFlagsGiven(opts) ? { budget: nextBudget(undefined, opts) } : {}),
         grants: nextGrants([], opts.grant, []),
+        ...(limitFlagsGiven(opts) ? { limits: nextLimits({}, opts) } : {}),
         ...nextEgress({ egress: 'none', allow: [] }, { ...opts, disallow: [] }),
       });
       if (!parsed.success) {
@@ -107,7 +111,9 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { json?: boolean }) => {
       const a = loadAgent(ctx.home, name);
-      ctx.out(opts.json === true ? JSON.stringify(a, null, 2) + '\n' : stringify(a));
+      const effective = { ...sandboxLimits(a.limits), ...timeLimits(a.limits) };
+      if (opts.json === true) ctx.out(JSON.stringify({ ...a, effectiveLimits: effective }, null, 2) + '\n');
+      else ctx.out(`${stringify(a)}# limits in force: ${describeLimits(a.limits).join(', ')}\n`);
     });
   agent
     .command('rm <name>')
