@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CorralError } from '../util/errors.ts';
 import { registerAgent } from './commands/agent.ts';
+import { registerApprovals } from './commands/approvals.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerDoctor } from './commands/doctor.ts';
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerAgent(program, ctx);
   registerRun(program, ctx);
   registerAudit(program, ctx);
+  registerApprovals(program, ctx);
   registerEgress(program, ctx);
   registerUsage(program, ctx);
   registerImage(program, ctx);

@@ -103,5 +103,16 @@ export function prepareStatements(db: Database.Database) {
        ) ORDER BY seq`,
     ),
     allAudit: p('SELECT * FROM audit ORDER BY seq'),
+    getAudit: p('SELECT * FROM audit WHERE seq = ?'),
+    queryAudit: p(
+      `SELECT * FROM (
+         SELECT * FROM audit
+         WHERE (@agent IS NULL OR subject = @agent OR actor = 'agent:' || @agent)
+           AND (@session IS NULL OR json_extract(detail, '$.sessionId') = @session)
+           AND (@action IS NULL OR action = @action OR substr(action, 1, length(@action) + 1) = @action || '.')
+           AND (@since IS NULL OR at >= @since)
+         ORDER BY seq DESC LIMIT @limit
+       ) ORDER BY seq`,
+    ),
   };
 }

@@ -225,6 +225,16 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         .all({ subject: opts.subject ?? null, limit })
         .map((r) => rows.parseRow(rows.AuditDb, r, 'audit'));
     },
+    queryAudit(w) {
+      const limit = w.limit ?? -1;
+      if (!Number.isInteger(limit) || limit < -1)
+        throw new CorralError('invalid_argument', `audit limit must be a non-negative integer, got ${limit}`);
+      const params = { agent: w.agent ?? null, session: w.session ?? null, action: w.action ?? null };
+      return q.queryAudit
+        .all({ ...params, since: w.since ?? null, limit })
+        .map((r) => rows.parseRow(rows.AuditDb, r, 'audit'));
+    },
+    getAudit: (seq) => optional(rows.AuditDb, q.getAudit.get(seq), 'audit'),
     verifyAudit() {
       let prev: ChainRecord | null = null;
       let count = 0;

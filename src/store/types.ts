@@ -86,6 +86,17 @@ export interface SecretBinding {
   header: string | null;
   updatedAt: string;
 }
+export interface AuditQuery {
+  /** entries about the agent (subject) or by it (actor agent:NAME) */
+  agent?: string;
+  /** entries whose detail names the session (sessionId) */
+  session?: string;
+  /** an action (`egress.deny`) or a family of them (`egress`) */
+  action?: string;
+  /** ISO-8601 instant, inclusive */
+  since?: string;
+  limit?: number;
+}
 /** One audit row: the chained fields and their hashes (see src/audit/chain.ts). */
 export type AuditEntry = ChainRecord;
 
@@ -153,6 +164,9 @@ export interface Store extends QueueStore, OutboxStore, TaskStore, ApprovalStore
     detail?: Record<string, unknown>;
   }): AuditEntry;
   listAudit(opts?: { limit?: number; subject?: string }): AuditEntry[];
+  /** Entries matching every filter given, oldest first; the newest `limit` of them when a limit is set. */
+  queryAudit(q: AuditQuery): AuditEntry[];
+  getAudit(seq: number): AuditEntry | undefined;
   /** Re-computes the hash chain; returns the first broken sequence number, or null when intact. */
   verifyAudit(): { ok: true; count: number } | { ok: false; brokenAt: number; reason: string };
 }
