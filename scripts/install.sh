@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command from a fresh clone to a first conversation: OS packages, npm packages, $CORRAL_HOME, an agent, a chat.
+# One command from a fresh clone to a running host: OS packages, npm packages, $CORRAL_HOME, an agent, corral up.
+# Interactive only: in CI, under a test, or with CORRAL_INSTALL_NO_UP=1 it stops before starting the host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,8 +51,12 @@ if ! corral secret list --json | grep -q '"ANTHROPIC_API_KEY"'; then
     unset key
   fi
 fi
-if [ -t 0 ] && corral secret list --json | grep -q '"ANTHROPIC_API_KEY"'; then
-  say "starting a conversation with the 'assistant' agent (empty line ends it)"
-  exec node bin/corral.js chat assistant
+if [ -t 0 ] && [ -t 1 ] && [ -z "${CI:-}" ] && [ -z "${CORRAL_INSTALL_NO_UP:-}" ]; then
+  corral secret list --json | grep -q '"ANTHROPIC_API_KEY"' ||
+    say "no Anthropic key yet: messages will fail until you run: printf %s \"\$KEY\" | npx corral secret set ANTHROPIC_API_KEY"
+  say "starting corral up (Ctrl-C stops it). Talk to the 'assistant' agent from another terminal:"
+  printf '  curl -H "Authorization: Bearer $(cat %s/api-token)" -H "content-type: application/json" \\\n    -d %s http://127.0.0.1:7070/v1/agents/assistant/messages\n  npx corral logs -f\n' \
+    "${CORRAL_HOME:-$HOME/.corral}" "'{\"text\":\"hello\"}'" >&2
+  exec node bin/corral.js up
 fi
-say "ready. Next: printf %s \"\$KEY\" | npx corral secret set ANTHROPIC_API_KEY && npx corral chat assistant"
+say "ready. Next: printf %s \"\$KEY\" | npx corral secret set ANTHROPIC_API_KEY && npx corral up"

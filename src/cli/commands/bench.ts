@@ -5,7 +5,7 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
-const PARTS = ['latency', 'gateway', 'docker'] as const;
+const PARTS = ['latency', 'gateway', 'docker', 'daemon'] as const;
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program
@@ -22,7 +22,7 @@ export function registerBench(program: Command, ctx: CliContext): void {
         throw new CorralError(
           'invalid_argument',
           `unknown bench part '${opts.only}'`,
-          `use ${PARTS.join(' or ')}`,
+          `use ${PARTS.join(', ')}`,
         );
       const started = Date.now();
       const progress = (msg: string): void =>
@@ -34,6 +34,13 @@ export function registerBench(program: Command, ctx: CliContext): void {
         const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
         const docker = await runDockerBench({ iterations, progress });
         ctx.out(opts.json === true ? JSON.stringify({ docker }, null, 2) + '\n' : formatDockerBench(docker));
+        return;
+      }
+      if (only === 'daemon') {
+        // minutes, not seconds: only when asked for (100 agents, 2,000 messages through a real corral up)
+        const { runDaemonBench, formatDaemonBench } = await import('../../../bench/daemon.ts');
+        const r = await runDaemonBench({ progress });
+        ctx.out(opts.json === true ? JSON.stringify({ daemon: r }, null, 2) + '\n' : formatDaemonBench(r));
         return;
       }
       let latency;

@@ -39,6 +39,7 @@ export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool })
   const tokens = m.counter('corral_tokens_total', 'Model tokens by agent, model and type.');
   const denials = m.counter('corral_egress_denials_total', 'Egress requests the gateway refused, per agent.');
   const deliveries = m.counter('corral_deliveries_total', 'Outbox items delivered, per channel.');
+  const started = m.counter('corral_sandboxes_started_total', 'Sandboxes started.');
   return {
     render: () => m.render(),
     accepted: (msg: InboundRow) => messages.inc({ kind: msg.kind, outcome: 'accepted' }),
@@ -65,5 +66,6 @@ export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool })
       if (e.action === 'egress.deny') denials.inc({ agent: e.actor.replace(/^agent:/, '') });
     },
     delivered: (channel: string) => deliveries.inc({ channel }),
+    sandboxStarted: () => started.inc(),
   };
 }

@@ -123,7 +123,12 @@ export async function startDaemon(opts: DaemonOptions) {
     clock,
     log,
     // one launch per agent at a time: preparing an agent's volume (mount, grow) is not safe to race
-    start: (agent) => launchSerial(agent.name, () => launchSandbox(opened.launch, agent)),
+    start: (agent) =>
+      launchSerial(agent.name, async () => {
+        const sandbox = await launchSandbox(opened.launch, agent);
+        metricsRef.current?.sandboxStarted();
+        return sandbox;
+      }),
   });
   const run = createTurnRunner({
     exec: { home, store, hooks: opened.runs, log },
