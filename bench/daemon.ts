@@ -70,7 +70,7 @@ export async function runDaemonBench(opts: {
       deliveries++;
       const key = String(req.headers['idempotency-key']);
       const parsed: unknown = JSON.parse(body);
-      const status =
+      const status: unknown =
         typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'status') : undefined;
       if (!arrived.has(key)) arrived.set(key, { at: performance.now(), status });
       if (arrived.size >= plan.messages) allIn();
@@ -132,7 +132,7 @@ export async function runDaemonBench(opts: {
           body: JSON.stringify({ text: `message ${i}`, callback: hook }),
         });
         const body: unknown = await res.json();
-        const id = typeof body === 'object' && body !== null ? Reflect.get(body, 'id') : undefined;
+        const id: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'id') : undefined;
         if (res.status !== 202 || typeof id !== 'string')
           throw new Error(`POST ${res.status}: ${JSON.stringify(body)}`);
         sentAt.set(`reply:${id}`, started);
