@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CorralError } from '../../util/errors.ts';
 import { describeLimits, nextLimits } from './agent-limits.ts';
 
 describe('agent limit flags', () => {
@@ -34,6 +35,12 @@ describe('agent limit flags', () => {
     [{ disk: '-1G' }, /--disk/],
     [{ turnTimeout: '1.5' }, /--turn-timeout/],
   ])('refuses %o with a clear error', (flags, msg) => {
-    expect(() => nextLimits({}, flags)).toThrow(msg);
+    let said = '';
+    try {
+      nextLimits({}, flags);
+    } catch (err) {
+      said = err instanceof CorralError ? `${err.message} → ${err.hint ?? ''}` : String(err);
+    }
+    expect(said).toMatch(msg);
   });
 });
