@@ -5,7 +5,7 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
-const PARTS = ['latency', 'gateway', 'docker', 'daemon'] as const;
+const PARTS = ['latency', 'gateway', 'docker', 'daemon', 'runc', 'gvisor'] as const;
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program
@@ -41,6 +41,14 @@ export function registerBench(program: Command, ctx: CliContext): void {
         const { runDaemonBench, formatDaemonBench } = await import('../../../bench/daemon.ts');
         const r = await runDaemonBench({ progress });
         ctx.out(opts.json === true ? JSON.stringify({ daemon: r }, null, 2) + '\n' : formatDaemonBench(r));
+        return;
+      }
+      if (only === 'runc' || only === 'gvisor') {
+        // only on request: corral must run as root, with the runtime installed
+        const { runOciBench, formatOciBench } = await import('../../../bench/oci.ts');
+        const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
+        const oci = await runOciBench({ backend: only, iterations, progress });
+        ctx.out(opts.json === true ? JSON.stringify({ [only]: oci }, null, 2) + '\n' : formatOciBench(oci));
         return;
       }
       let latency;

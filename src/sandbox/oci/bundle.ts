@@ -133,9 +133,17 @@ export async function prepareBundle(
   try {
     fs.chownSync(dir, 0, ids.gid);
     fs.chmodSync(dir, 0o710);
-    lease = await opts.layers.acquire({ imageDir: root.imageDir, layerDir: root.layerDir, ids });
+    // the two slow steps (a fuse server, an unshare) at once
+    const [acquired, netns] = await Promise.allSettled([
+      opts.layers.acquire({ imageDir: root.imageDir, layerDir: root.layerDir, ids }),
+      opts.netns ? createLoopbackNetns(p.netns) : Promise.resolve(),
+    ]);
+    // held before anything can throw, so that teardown gives it back
+    if (acquired.status === 'rejected') throw acquired.reason;
+    lease = acquired.value;
+    if (netns.status === 'rejected') throw netns.reason;
     fs.mkdirSync(p.rootfs, { mode: 0o755 });
-    await bindMount(lease.path, p.rootfs);
+    await bindMount(acquired.value.path, p.rootfs);
     fs.mkdirSync(p.etc, { mode: 0o755 });
     for (const [name, content] of Object.entries(etcFiles()))
       fs.writeFileSync(path.join(p.etc, name), content, { mode: 0o644, flag: 'wx' });
@@ -148,7 +156,6 @@ export async function prepareBundle(
           gateway: spec.gatewayDir,
           extraReadOnly: spec.extraReadOnly.map((e) => ({ source: e, destination: e })),
         };
-    if (opts.netns) await createLoopbackNetns(p.netns);
     return {
       dir,
       rootPath: p.rootfs,
