@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // e2e tests start real sandboxes on a 2-core machine; under a loaded machine 30 s was too close
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     pool: 'forks',
     // builds the Debian base image once (cached across runs) before any test needs it
     globalSetup: ['test/global-setup.ts'],
