@@ -294,6 +294,7 @@ function sandbox(ctx: Ctx, spec: SandboxSpec, exec: ExecSession, teardown: () =>
   });
   return {
     id: spec.sandboxId,
+    ...(exec.containerPid === undefined ? {} : { pid: exec.containerPid }),
     stdin: exec.stdin,
     stdout: exec.stdout,
     stderr: exec.stderr,

@@ -42,10 +42,13 @@ export function dockerEscapeCases(
   describe(`docker: escape attempts${opts.gvisor ? ' (gVisor)' : ''}`, () => {
     let s: Scratch;
     const facts: Record<string, string> = {};
+    let hostPid: number | undefined;
     beforeAll(async () => {
       s = createScratch(daemon);
       const b = makeBackend({ homeDir: s.root, runDir: s.runDir });
-      const r = await runToEnd(await b.start(s.spec('escape', ['/bin/sh', '-c', PROBE])));
+      const sandbox = await b.start(s.spec('escape', ['/bin/sh', '-c', PROBE]));
+      hostPid = sandbox.pid;
+      const r = await runToEnd(sandbox);
       await b.resetLayer?.('escape', s.layerDir('escape'));
       for (const line of r.out.split('\n')) {
         const i = line.indexOf('=');
@@ -92,6 +95,11 @@ export function dockerEscapeCases(
       expect(st.uid).toBe(daemon.root?.uid);
       expect(st.uid).toBeGreaterThanOrEqual(65_536);
       expect(st.gid).toBe(daemon.root?.gid);
+    });
+
+    it('names the host pid of the container, which is gone once the sandbox ended', () => {
+      expect(hostPid).toBeGreaterThan(1);
+      expect(fs.existsSync(`/proc/${String(hostPid)}`)).toBe(false);
     });
 
     it('has read-only /proc/sys and /sys, loopback only, and its own process tree', () => {

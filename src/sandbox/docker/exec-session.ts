@@ -17,6 +17,8 @@ const SIGKILL_STATUS = 137;
 
 export interface ExecSession {
   execId: string;
+  /** host pid of the container's first process (docker-init); killing the container ends it */
+  containerPid: number | undefined;
   stdin: PassThrough;
   stdout: PassThrough;
   stderr: PassThrough;
@@ -66,7 +68,10 @@ export async function startExecSession(
 
   let socket: Socket;
   let execId: string;
+  let containerPid: number | undefined;
   try {
+    const pid = (await api.containerInspect(opts.containerId))?.State.Pid;
+    containerPid = pid !== undefined && pid > 0 ? pid : undefined;
     execId = await api.execCreate(opts.containerId, execCreateBody(opts.command, opts.env));
     socket = await api.execStart(execId);
   } catch (err) {
@@ -97,6 +102,7 @@ export async function startExecSession(
 
   return {
     execId,
+    containerPid,
     stdin,
     stdout,
     stderr,
