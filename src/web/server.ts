@@ -68,6 +68,10 @@ function fromCorral(err: CorralError): HttpError {
     not_found: 404,
     invalid_argument: 400,
     schedule_invalid: 400,
+    approval_unknown: 404,
+    approval_closed: 409,
+    approval_always_unsafe: 400,
+    policy_denied: 403,
   };
   const headers: Record<string, string> = err.code === 'draining' ? { 'retry-after': '5' } : {};
   return new HttpError(status[err.code] ?? 500, err.code, err.message, err.hint, headers);

@@ -8,6 +8,8 @@ import { formatDuration, parseDuration } from '../../util/duration.ts';
 import type { LogLevel } from '../../util/log.ts';
 import { createLogger } from '../../util/log.ts';
 import { startApiServer } from '../../web/server.ts';
+import { approvalRoutes } from '../../web/approvals.ts';
+import { openGovernance } from '../../host/governance.ts';
 import { loadOrCreateApiToken, apiTokenFile } from '../../web/token.ts';
 import type { CliContext } from '../context.ts';
 
@@ -75,6 +77,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
             messages: daemon.messages,
             events: daemon.events,
             metrics: daemon.metrics,
+            extraRoutes: approvalRoutes({ approvals: openGovernance(ctx.home, daemon.store).approvals }),
             health: () => ({
               status: daemon.draining() ? 'draining' : 'ok',
               agents: daemon.catalog.names().length,
