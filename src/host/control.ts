@@ -72,6 +72,15 @@ export function openControlChannel(sandbox: Sandbox, log: Logger): ControlChanne
 }
 
 export function exitError(exit: SandboxExit, stderrTail: string): CorralError {
+  if (exit.limitHit !== undefined) {
+    // "memory limit 512 MiB reached; the process was stopped": here the process was the agent's runtime
+    const what = exit.limitHit.message.split(';')[0] ?? exit.limitHit.message;
+    return new CorralError(
+      'limit_hit',
+      `${what}; the turn was stopped`,
+      'the agent starts afresh with its next message; raise the limit with: corral agent set NAME --memory SIZE',
+    );
+  }
   const how = exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
   const last = stderrTail.trim().split('\n').slice(-3).join(' | ');
   return new CorralError(

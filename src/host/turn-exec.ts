@@ -12,12 +12,15 @@ import type { RunningSandbox } from './launch.ts';
 import type { TurnEvent } from './turn.ts';
 import { runTurn } from './turn.ts';
 import { turnErrorToCorral } from './turn-errors.ts';
+import { timeLimits } from './limits.ts';
 
 export interface TurnResult {
   messageId: string;
   runId: string;
   text: string;
   stopReason: 'end' | 'max_steps' | 'cancelled';
+  /** limits the sandbox ran into during the turn, e.g. "memory limit 512 MiB reached; the process was stopped" */
+  limits?: string[];
 }
 
 export interface SessionHooks {
@@ -54,7 +57,49 @@ export interface TurnJob {
   requeueOnCancel?: boolean;
 }
 
-const BROKEN_SANDBOX = new Set(['sandbox_died', 'sandbox_unresponsive']);
+const BROKEN_SANDBOX = new Set(['sandbox_died', 'sandbox_unresponsive', 'limit_hit']);
+
+/** The turn's signal: the caller's cancel, or the agent's per-turn time limit, whichever comes first. */
+function turnTimer(seconds: number, outer: AbortSignal | undefined) {
+  const ctl = new AbortController();
+  let reached = false;
+  const onOuter = (): void => ctl.abort(outer?.reason);
+  if (outer?.aborted === true) ctl.abort(outer.reason);
+  outer?.addEventListener('abort', onOuter, { once: true });
+  const timer = setTimeout(() => {
+    reached = true;
+    ctl.abort();
+  }, seconds * 1000);
+  return {
+    signal: ctl.signal,
+    reached: () => reached,
+    dispose: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuter);
+    },
+  };
+}
+
+function auditLimit(deps: TurnExecDeps, agent: string, runId: string, limit: string, message: string): void {
+  deps.store.appendAudit({
+    actor: 'host',
+    action: 'limit.hit',
+    subject: agent,
+    detail: { runId, limit, message },
+  });
+}
+
+/** Limits the sandbox ran into during the turn, audited; their messages go to the user with the reply. */
+async function recordLimitHits(
+  deps: TurnExecDeps,
+  agent: string,
+  runId: string,
+  sandbox: RunningSandbox,
+): Promise<string[]> {
+  const hits = (await sandbox.channel.sandbox.limitEvents?.()) ?? [];
+  for (const h of hits) auditLimit(deps, agent, runId, h.limit, h.message);
+  return hits.map((h) => h.message);
+}
 
 /** Ends with the result, undefined when requeued, or throws the turn's error after recording it. */
 export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<TurnResult | undefined> {
@@ -71,6 +116,8 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
       );
     }
     const sandbox = await job.sandbox();
+    const times = timeLimits(agent.limits);
+    const turnLimit = turnTimer(times.turnSeconds, job.signal);
     const userMessage: ChatMessage = { role: 'user', content: [{ type: 'text', text: message.text }] };
     deps.hooks.onRunStart(sandbox.id, run.id);
     const outcome = await runTurn(
@@ -88,15 +135,29 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
         },
         tools: agent.tools,
         maxSteps: agent.maxSteps,
+        toolTimeoutMs: times.toolSeconds * 1000,
       },
       {
         onEvent: (e) => {
           record(store, agent.name, run.id, e);
           job.onEvent?.(e);
         },
-        ...(job.signal ? { signal: job.signal } : {}),
+        signal: turnLimit.signal,
       },
-    ).finally(() => deps.hooks.onRunEnd(sandbox.id));
+    ).finally(() => {
+      turnLimit.dispose();
+      deps.hooks.onRunEnd(sandbox.id);
+    });
+    const limits = await recordLimitHits(deps, agent.name, run.id, sandbox);
+    if (turnLimit.reached()) {
+      const message = `turn time limit ${times.turnSeconds} s reached; the turn was stopped`;
+      auditLimit(deps, agent.name, run.id, 'turnSeconds', message);
+      throw new CorralError(
+        'turn_time_limit',
+        message,
+        `the agent is ready for the next message; raise the limit with: corral agent set ${agent.name} --turn-timeout N`,
+      );
+    }
     if (outcome.type === 'turn_error')
       throw turnErrorToCorral(outcome.code, outcome.message, {
         ...provider,
@@ -119,9 +180,17 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
       subject: agent.name,
       detail: { runId: run.id, messageId: message.id, stopReason: outcome.stopReason },
     });
-    return { messageId: message.id, runId: run.id, text: outcome.text, stopReason: outcome.stopReason };
+    return {
+      messageId: message.id,
+      runId: run.id,
+      text: outcome.text,
+      stopReason: outcome.stopReason,
+      ...(limits.length > 0 ? { limits } : {}),
+    };
   } catch (err) {
     // a dead or unresponsive sandbox is replaced on the next message; the conversation lives in the store
+    if (err instanceof CorralError && err.code === 'limit_hit')
+      auditLimit(deps, agent.name, run.id, 'sandbox', err.message);
     if (err instanceof CorralError && BROKEN_SANDBOX.has(err.code)) await job.onSandboxBroken();
     if (job.requeueOnCancel === true && job.signal?.aborted === true) return requeue(deps, job, run.id);
     const error = errorMessage(err);

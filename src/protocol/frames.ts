@@ -37,6 +37,9 @@ export const TurnFrame = z.object({
   model: ModelRef,
   tools: z.array(ToolName),
   maxSteps: z.int().check(z.positive(), z.describe('model calls allowed in this turn')),
+  toolTimeoutMs: z.optional(
+    z.int().check(z.positive(), z.describe('wall-clock limit of one tool call; the tool is stopped at it')),
+  ),
 });
 export const CancelFrame = z.object({ type: z.literal('cancel'), turnId: z.string().check(z.minLength(1)) });
 export const ShutdownFrame = z.object({ type: z.literal('shutdown') });

@@ -50,6 +50,17 @@ describe.each<ProviderKind>(['anthropic', 'openai'])('%s', (kind) => {
     expect(h.model.requests.at(-1)?.body).toBeTruthy();
   });
 
+  it('stops a tool call at the per-call time limit, process group and all, and goes on', async () => {
+    h = await startHarness(kind);
+    const { end, frames } = await h.turn('bash: sleep 30 & sleep 30; echo never', { toolTimeoutMs: 1000 });
+    const result = frames.find((f) => f.type === 'tool_result');
+    expect(result).toMatchObject({ isError: true });
+    expect(result?.type === 'tool_result' && result.output).toContain(
+      '[tool time limit 1 s reached; the process group was stopped]',
+    );
+    expect(end).toMatchObject({ type: 'turn_end', stopReason: 'end' });
+  });
+
   it('stops after maxSteps model calls', async () => {
     h = await startHarness(kind, {
       script: () => ({ kind: 'tool', name: 'bash', input: { command: 'true' } }),

@@ -6,7 +6,8 @@ import type { ModelClient } from './providers/types.ts';
 import { ModelError } from './providers/types.ts';
 import { buildSystemPrompt } from './system-prompt.ts';
 import { runTool, toolSpecs } from './tools/index.ts';
-import type { ToolContext } from './tools/types.ts';
+import type { ToolContext, ToolResult } from './tools/types.ts';
+import { ToolTimeLimit } from './tools/types.ts';
 
 export interface TurnDeps {
   client: ModelClient;
@@ -17,6 +18,30 @@ export interface TurnDeps {
 
 const textOf = (content: ContentBlock[]): string =>
   content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+
+/** Runs one tool call under the turn's signal and, when set, the per-call time limit. */
+async function runLimited(
+  limitMs: number | undefined,
+  turn: AbortSignal,
+  run: (signal: AbortSignal) => Promise<ToolResult>,
+): Promise<ToolResult> {
+  if (limitMs === undefined) return run(turn);
+  const ctl = new AbortController();
+  const onTurnAbort = (): void => ctl.abort(turn.reason);
+  turn.addEventListener('abort', onTurnAbort, { once: true });
+  const timer = setTimeout(() => ctl.abort(new ToolTimeLimit(Math.round(limitMs / 1000))), limitMs);
+  try {
+    const result = await run(ctl.signal);
+    const reason: unknown = ctl.signal.reason;
+    // tools that do not report the limit themselves still tell the model why they stopped
+    if (reason instanceof ToolTimeLimit && !result.output.includes(reason.message))
+      return { output: `${result.output}\n[${reason.message}]`, isError: true };
+    return result;
+  } finally {
+    clearTimeout(timer);
+    turn.removeEventListener('abort', onTurnAbort);
+  }
+}
 
 export async function runTurn(turn: TurnFrame, deps: TurnDeps): Promise<void> {
   const { turnId } = turn;
@@ -59,7 +84,9 @@ export async function runTurn(turn: TurnFrame, deps: TurnDeps): Promise<void> {
       const started = Date.now();
       const outcome = signal.aborted
         ? { output: 'cancelled before it ran', isError: true }
-        : await runTool(turn.tools, use.name, use.input, deps.tools, signal);
+        : await runLimited(turn.toolTimeoutMs, signal, (s) =>
+            runTool(turn.tools, use.name, use.input, deps.tools, s),
+          );
       const durationMs = Date.now() - started;
       emit({
         type: 'tool_result',

@@ -58,6 +58,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
             signal: cancel.signal,
           });
           ctx.out(json ? JSON.stringify(result) + '\n' : '\n');
+          if (!json) for (const l of result.limits ?? []) ctx.err(`⚠ ${l}\n`);
         } finally {
           cancel.dispose();
           await opened.close();
@@ -93,6 +94,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
           try {
             const result = await session.send(line, { onEvent: progress(ctx, false), signal: cancel.signal });
             ctx.out('\n');
+            for (const l of result.limits ?? []) ctx.err(`⚠ ${l}\n`);
             if (result.stopReason === 'cancelled') ctx.err('(cancelled)\n');
           } catch (err) {
             // one failed turn does not end the conversation; the message is recorded as failed

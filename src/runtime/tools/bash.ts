@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import * as z from '../../protocol/zod-mini.ts';
 import { CappedOutput } from './output-cap.ts';
 import type { Tool, ToolResult } from './types.ts';
+import { ToolTimeLimit } from './types.ts';
 
 export const BASH_DEFAULT_TIMEOUT_MS = 120_000;
 export const BASH_MAX_TIMEOUT_MS = 600_000;
@@ -53,7 +54,10 @@ export const bashTool: Tool<typeof Input> = {
         () => stop(`timed out after ${timeoutMs} ms; process group killed`),
         timeoutMs,
       );
-      const onAbort = (): void => stop('cancelled; process group killed');
+      const onAbort = (): void =>
+        stop(
+          signal.reason instanceof ToolTimeLimit ? signal.reason.message : 'cancelled; process group killed',
+        );
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
       const append = (chunk: Buffer): void => out.append(chunk.toString('utf8'));

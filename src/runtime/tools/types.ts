@@ -29,3 +29,11 @@ export const fail = (output: string): ToolResult => ({ output, isError: true });
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The abort reason when a tool call reaches the agent's per-call time limit (as opposed to a cancel). */
+export class ToolTimeLimit extends Error {
+  constructor(readonly seconds: number) {
+    super(`tool time limit ${seconds} s reached; the process group was stopped`);
+    this.name = 'ToolTimeLimit';
+  }
+}
