@@ -62,9 +62,11 @@ export function dockerEscapeCases(
       expect(facts['mount']).toBe('denied');
     });
 
-    it.skipIf(opts.gvisor)('cannot make a user namespace (the default seccomp profile refuses it)', () => {
-      expect(facts['userns']).toBe('denied');
-    });
+    // Not cases for gVisor, which has a kernel of its own (not skips: nothing is missing; they do not apply).
+    if (!opts.gvisor)
+      it('cannot make a user namespace (the default seccomp profile refuses it)', () => {
+        expect(facts['userns']).toBe('denied');
+      });
 
     it('sees no host device, only the harmless character devices', () => {
       const devices = (facts['devices'] ?? '').split(',').filter((d) => d !== '');
@@ -80,14 +82,12 @@ export function dockerEscapeCases(
       expect(facts['capbnd']).toMatch(/^0+$/);
     });
 
-    it.skipIf(opts.gvisor)(
-      'runs with no_new_privs, a seccomp filter and root mapped to the remapped range',
-      () => {
+    if (!opts.gvisor)
+      it('runs with no_new_privs, a seccomp filter and root mapped to the remapped range', () => {
         expect(facts['nonewprivs']).toBe('1');
         expect(facts['seccomp']).toBe('2');
         expect(facts['uidmap']).toBe(`0 ${daemon.root?.uid ?? '?'} 65536`);
-      },
-    );
+      });
 
     it('gives a file root makes in the workspace to the unprivileged remapped uid outside', () => {
       expect(facts['workspace']).toBe('writable');
