@@ -94,6 +94,25 @@ export const GvisorConfig = z
   })
   .strict();
 
+export const MicrovmConfig = z
+  .object({
+    kernel: z
+      .string()
+      .optional()
+      .describe(
+        "guest kernel: a vmlinuz (its modules in /lib/modules/VERSION) or an unpacked kernel package; default Debian's cloud kernel, fetched on first use",
+      ),
+    accel: z
+      .enum(['auto', 'kvm', 'tcg'])
+      .default('auto')
+      .describe('auto: KVM when a guest boots under it, else TCG emulation (for testing, slow)'),
+    hypervisor: z
+      .enum(['qemu', 'firecracker'])
+      .default('qemu')
+      .describe('QEMU (microvm machine); Firecracker is recognised but not driven yet'),
+  })
+  .strict();
+
 export const CorralConfig = z
   .object({
     version: z.literal(1).describe('config format version'),
@@ -110,6 +129,7 @@ export const CorralConfig = z
     docker: DockerConfig.optional().describe('settings of the docker sandbox backend'),
     gvisor: GvisorConfig.optional().describe('settings of the gvisor sandbox backend'),
     mounts: MountsConfig.optional().describe("the operator's allowlist of host folders agents may mount"),
+    microvm: MicrovmConfig.optional().describe('settings of the microvm sandbox backend'),
   })
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;

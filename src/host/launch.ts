@@ -153,7 +153,7 @@ export async function launchSandbox(
     });
     cleanups.push(() => sandbox.stop());
     const channel = openControlChannel(sandbox, deps.log);
-    await channel.ready(READY_TIMEOUT_MS);
+    await channel.ready(READY_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0));
     deps.log.debug('sandbox ready', { agent: agent.name, sandbox: sandboxId });
     let stopped: Promise<void> | undefined;
     const stop = (): Promise<void> => {

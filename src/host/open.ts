@@ -1,4 +1,5 @@
 // The composition root: builds store, gateway, sandbox backends and host from $CORRAL_HOME.
+import path from 'node:path';
 import { loadConfig } from '../config/config-file.ts';
 import type { HomePaths } from '../config/home.ts';
 import type { AgentConfig } from '../config/schema.ts';
@@ -9,6 +10,7 @@ import { createLayerPool } from '../sandbox/layer/pool.ts';
 import { createGvisorBackend } from '../sandbox/oci/gvisor.ts';
 import { createRuncBackend } from '../sandbox/oci/runc.ts';
 import { createDockerBackend } from '../sandbox/docker/backend.ts';
+import { createMicrovmBackend } from '../sandbox/microvm/backend.ts';
 import { importDisplay } from '../sandbox/docker/image.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
 import { createSandboxRegistry } from '../sandbox/registry.ts';
@@ -92,6 +94,13 @@ export function openHost(
       runDir: home.runDir,
       layers,
       ...(gvisorPlatform === undefined ? {} : { platform: gvisorPlatform }),
+    }),
+    createMicrovmBackend({
+      log,
+      isRoot,
+      runDir: home.runDir,
+      cacheDir: path.join(home.cacheDir, 'microvm'),
+      ...config.microvm,
     }),
   ]);
   // the gateway books usage against the run a sandbox serves

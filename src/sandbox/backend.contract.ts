@@ -4,12 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContractImage } from './layer.contract.ts';
+import type { ContractImage, ContractOptions } from './layer.contract.ts';
 import { describeLayerContract } from './layer.contract.ts';
 import type { HostIds, Sandbox, SandboxBackend, SandboxSpec } from './types.ts';
 import { DEFAULT_LIMITS } from './types.ts';
 
-const CONTRACT_TIMEOUT_MS = 20_000;
+const CONTRACT_BASE_TIMEOUT_MS = 20_000;
 
 async function output(sandbox: Sandbox): Promise<{ out: string; err: string; code: number | null }> {
   let out = '';
@@ -20,7 +20,7 @@ async function output(sandbox: Sandbox): Promise<{ out: string; err: string; cod
   return { out, err, code: exit.code };
 }
 
-export type { ContractImage };
+export type { ContractImage, ContractOptions };
 
 export function runSandboxContract(
   name: string,
@@ -28,7 +28,10 @@ export function runSandboxContract(
   hostIds: HostIds | undefined,
   /** a base image: with one, every sandbox's / is a fresh agent layer over it, and the layer contract runs */
   image?: ContractImage,
+  /** timeoutScale: multiplies every test's timeout, for backends that boot slowly (a VM under emulation) */
+  opts: ContractOptions = {},
 ): void {
+  const CONTRACT_TIMEOUT_MS = CONTRACT_BASE_TIMEOUT_MS * (opts.timeoutScale ?? 1);
   describe(`SandboxBackend contract: ${name}`, () => {
     const roots: string[] = [];
     const running: Sandbox[] = [];
@@ -163,5 +166,5 @@ export function runSandboxContract(
       CONTRACT_TIMEOUT_MS,
     );
   });
-  if (image !== undefined) describeLayerContract(name, makeBackend, hostIds, image);
+  if (image !== undefined) describeLayerContract(name, makeBackend, hostIds, image, opts);
 }

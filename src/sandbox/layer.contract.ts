@@ -8,8 +8,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { HostIds, Sandbox, SandboxBackend, SandboxSpec } from './types.ts';
 import { DEFAULT_LIMITS } from './types.ts';
 
-const LAYER_TIMEOUT_MS = 60_000;
+const LAYER_BASE_TIMEOUT_MS = 60_000;
 export const CONTRACT_PACKAGE = 'corral-contract-hello';
+
+export interface ContractOptions {
+  /** multiplies every test's timeout, for backends that boot slowly (a VM under emulation) */
+  timeoutScale?: number;
+}
 
 export interface ContractImage {
   dir: string;
@@ -48,7 +53,9 @@ export function describeLayerContract(
   makeBackend: () => SandboxBackend,
   hostIds: HostIds | undefined,
   image: ContractImage,
+  opts: ContractOptions = {},
 ): void {
+  const LAYER_TIMEOUT_MS = LAYER_BASE_TIMEOUT_MS * (opts.timeoutScale ?? 1);
   describe(`SandboxBackend contract, writable layer: ${name}`, () => {
     const roots: string[] = [];
     const running: Sandbox[] = [];

@@ -23,6 +23,8 @@ const PROBE_SCRIPT = [
   // on a base image: / must not be the host's root directory (a bind keeps its device and inode numbers)
   'echo "rootid=$(stat -c %d:%i /)"',
   'echo "homeentries=$(ls -A /home 2>/dev/null | wc -l)"',
+  // a VM's kernel has a boot id of its own; a container shares the host's
+  'echo "bootid=$(cat /proc/sys/kernel/random/boot_id)"',
 ].join('\n');
 
 /** legacy: the host's /usr read-only, nothing persists; image: / is the agent's own layer over the base image */
@@ -39,6 +41,8 @@ export function judge(
   hostIds: HostIds | undefined,
   callerUid: number,
   layout: SandboxLayout = 'legacy',
+  /** the backend runs its own kernel (SandboxBackend.ownKernel): that is checked instead of dropped capabilities */
+  ownKernel = false,
 ): string[] {
   const failures: string[] = [];
   // The owner on the host of a file root created inside is the real test of 'root inside is not root
@@ -52,7 +56,10 @@ export function judge(
     );
   }
   if (facts['fileowner'] === '0') failures.push('root inside is host root');
-  if (!/^0+$/.test(facts['capeff'] ?? ''))
+  if (ownKernel) {
+    if (!/^[0-9a-f-]{36}$/.test(facts['bootid'] ?? '') || facts['bootid'] === hostBootId())
+      failures.push("the sandbox runs on the host's kernel, not a kernel of its own");
+  } else if (!/^0+$/.test(facts['capeff'] ?? ''))
     failures.push(`capabilities not dropped (CapEff ${facts['capeff'] ?? '?'})`);
   if (facts['nonewprivs'] !== '1') failures.push('no_new_privs is not set');
   if (facts['netdevs'] !== 'lo,')
@@ -60,6 +67,14 @@ export function judge(
   if (facts['workspace'] !== 'writable') failures.push('the workspace is not writable');
   if (facts['tmp'] !== 'writable') failures.push('/tmp is not writable');
   return [...failures, ...(layout === 'legacy' ? judgeLegacy(facts) : judgeImage(facts))];
+}
+
+function hostBootId(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function judgeLegacy(facts: Record<string, string>): string[] {
@@ -120,7 +135,10 @@ export async function selfTest(
     let errText = '';
     sandbox.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
     sandbox.stderr.on('data', (c: Buffer) => (errText = (errText + c.toString('utf8')).slice(-2000)));
-    const timer = setTimeout(() => void sandbox.stop(), SELF_TEST_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => void sandbox.stop(),
+      SELF_TEST_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0),
+    );
     const exit = await sandbox.exited;
     clearTimeout(timer);
     const facts: Record<string, string> = {};
@@ -135,7 +153,7 @@ export async function selfTest(
     }
     const failures =
       exit.code === 0
-        ? judge(facts, opts.hostIds, process.getuid?.() ?? -1, layout)
+        ? judge(facts, opts.hostIds, process.getuid?.() ?? -1, layout, backend.ownKernel === true)
         : [`the probe sandbox exited with ${String(exit.code ?? exit.signal)}: ${errText.trim()}`];
     return { ok: failures.length === 0, failures, facts };
   } finally {

@@ -146,4 +146,12 @@ export interface SandboxBackend {
   hostIdsFor?(perAgent: HostIds | undefined): Promise<HostIds | undefined>;
   /** For `corral doctor`: why a limit is kept by a weaker mechanism than this backend's best (or not at all). */
   limitNotes?(): Partial<Record<keyof SandboxLimits, string>>;
+  /**
+   * Each sandbox runs its own kernel (a virtual machine): root inside is root of that kernel, capabilities
+   * included, and the hypervisor is the boundary. The self-test then checks that the kernel is not the host's
+   * instead of checking that capabilities were dropped.
+   */
+  readonly ownKernel?: boolean;
+  /** Extra time a sandbox may need to come up (a VM booting, slowest under emulation); added to start timeouts. */
+  bootAllowanceMs?(): number;
 }

@@ -1,0 +1,135 @@
+// The guest's init, in two busybox shell stages. Stage 1 runs from the initramfs: it loads the drivers, lays the
+// agent's writable disk over the read-only base image and switches to that root. Stage 2 is PID 1 there: it
+// mounts what the sandbox contract promises, runs the command with its stdio on the host's ports, reports the
+// exit code and powers the VM off. Every path of the agent's root is touched only after the switch, so a link
+// the agent planted in its layer resolves inside its own root, never in the initramfs.
+import { SANDBOX_GATEWAY_SOCKET } from '../../protocol/sandbox-env.ts';
+import {
+  BASE_DISK_SERIAL,
+  GUEST_VM_DIR,
+  INIT_ERROR,
+  LAUNCH_RUN,
+  LAUNCH_VM,
+  LAYER_DISK_SERIAL,
+  PORTS,
+  PROBE_ARG,
+  PROBE_OK,
+  SHARE,
+  SHARE_TAG,
+} from './guest-abi.ts';
+
+/** The Node the image puts at /usr/local/bin/node runs the gateway relay inside the guest. */
+export const GUEST_NODE = '/usr/local/bin/node';
+/** How long the init waits for a device or the relay's socket: generous, TCG guests on a busy host are slow. */
+const WAIT_TICKS = 6000;
+const TICK_US = 10_000;
+/** After "stop": SIGTERM to everything, then SIGKILL after this many seconds. */
+export const GUEST_STOP_GRACE_S = 2;
+
+export const STAGE1 = `#!/bin/busybox sh
+# corral microVM init, stage 1 (initramfs)
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+die() { echo "${INIT_ERROR} $*"; sync; poweroff -f; }
+while read -r m; do insmod "/lib/modules/$m.ko" || die "cannot load module $m"; done < /lib/modules/load-order
+case " $(cat /proc/cmdline) " in *" ${PROBE_ARG} "*) echo ${PROBE_OK}; poweroff -f ;; esac
+
+# a device by the name QEMU gave it; drivers bring devices up asynchronously, so wait for it
+find_dev() {
+  for d in /sys/$1/*; do
+    [ "$(cat "$d/$2" 2>/dev/null)" = "$3" ] && { echo "/dev/\${d##*/}"; return 0; }
+  done
+  return 1
+}
+await_dev() {
+  n=0
+  until find_dev "$@"; do
+    n=$((n + 1)); [ "$n" -lt ${WAIT_TICKS} ] || return 1
+    usleep ${TICK_US}
+  done
+}
+BASE=$(await_dev block serial ${BASE_DISK_SERIAL}) || die "no base image disk"
+LAYER=$(await_dev block serial ${LAYER_DISK_SERIAL}) || die "no layer disk"
+for p in STDIN:${PORTS.stdin} STDOUT:${PORTS.stdout} STDERR:${PORTS.stderr} CTL:${PORTS.ctl} GW:${PORTS.gateway}; do
+  dev=$(await_dev class/virtio-ports name "\${p#*:}") || die "no port \${p#*:}"
+  echo "\${p%%:*}=$dev" >> /ports
+done
+
+mkdir -p /m/base /m/layer /m/share /newroot
+mount -t ext4 -o ro "$BASE" /m/base || die "cannot mount the base image disk"
+mount -t ext4 -o rw,noatime "$LAYER" /m/layer || die "cannot mount the layer disk"
+mkdir -p /m/layer/upper /m/layer/work || die "cannot prepare the layer disk"
+mount -t overlay -o lowerdir=/m/base,upperdir=/m/layer/upper,workdir=/m/layer/work overlay /newroot ||
+  die "cannot mount the overlay root"
+mount -t virtiofs ${SHARE_TAG} /m/share || die "cannot mount the shared directory"
+
+# /run is the one path of the agent's root used before the switch: a link planted there is dropped
+R=/newroot
+[ -L "$R/run" ] && rm -f "$R/run"
+mkdir -p "$R/run" && mount -t tmpfs -o mode=0755,nosuid,nodev,size=16m tmpfs "$R/run" || die "cannot mount /run"
+V="$R${GUEST_VM_DIR}"
+mkdir -p "$V/share" "$V/bin" && cp /bin/busybox /stage2 /relay.mjs /ports "$V/" || die "cannot stage the init"
+mount --move /m/share "$V/share" || die "cannot move the shared directory"
+umount /proc /sys
+umount -l /dev
+exec switch_root "$R" ${GUEST_VM_DIR}/busybox sh ${GUEST_VM_DIR}/stage2
+`;
+
+export const STAGE2 = `# corral microVM init, stage 2: PID 1 in the agent's root
+V=${GUEST_VM_DIR}
+S=$V/share
+B=$V/busybox
+$B mkdir -p /proc && $B mount -t proc proc /proc || { echo "${INIT_ERROR} cannot mount /proc"; $B poweroff -f; }
+$B --install -s $V/bin
+export PATH=$V/bin
+die() { echo "${INIT_ERROR} $*"; [ -n "$STDERR" ] && echo "${INIT_ERROR} $*" > "$STDERR"; echo "exit 1" >&3; sync; poweroff -f; }
+mkdir -p /sys /dev /tmp && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs /dev ||
+  die "cannot mount /sys or /dev"
+. $V/ports
+exec 3<>"$CTL"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || die "cannot mount /tmp"
+mkdir -p /dev/pts /dev/shm /run/lock /run/corral && chmod 1777 /run/lock &&
+  mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts &&
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm &&
+  mount -t tmpfs -o mode=0755,size=64k tmpfs /run/corral || die "cannot mount /dev/pts, /dev/shm or /run/corral"
+hostname corral
+
+bind_rw() { mkdir -p "$2" && mount --bind "$1" "$2" || die "cannot mount $2"; }
+bind_ro() {
+  if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "\${2%/*}" && { [ -e "$2" ] || : > "$2"; }; fi &&
+    mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" || die "cannot mount $2 read-only"
+}
+bind_rw $S/${SHARE.workspace} /workspace
+bind_ro $S/${SHARE.runtime} /opt/corral
+# defines MAX_PROCS and GATEWAY, binds the generated /etc files, the CA bundle and further read-only paths
+. $S/${SHARE.launch}/${LAUNCH_VM}
+
+mount -t cgroup2 cgroup2 /sys/fs/cgroup && mkdir /sys/fs/cgroup/agent &&
+  echo +pids > /sys/fs/cgroup/cgroup.subtree_control &&
+  echo "$MAX_PROCS" > /sys/fs/cgroup/agent/pids.max || die "cannot set the process limit"
+
+if [ "$GATEWAY" = 1 ]; then
+  ${GUEST_NODE} $V/relay.mjs "$GW" ${SANDBOX_GATEWAY_SOCKET} &
+  n=0
+  until [ -S ${SANDBOX_GATEWAY_SOCKET} ]; do
+    n=$((n + 1)); [ "$n" -lt ${WAIT_TICKS} ] || die "the gateway relay did not start"
+    usleep ${TICK_US}
+  done
+fi
+mount -o remount,ro /run/corral || die "cannot make /run/corral read-only"
+
+# "stop" from the host (or the host going away): TERM to everything, KILL what is left
+( while read -r msg <&3; do [ "$msg" = stop ] && break; done; kill -TERM -1; sleep ${GUEST_STOP_GRACE_S}; kill -KILL -1 ) &
+cd /workspace || die "no /workspace"
+$B sh -c 'echo $$ > /sys/fs/cgroup/agent/cgroup.procs && exec "$@"' run $B sh $S/${SHARE.launch}/${LAUNCH_RUN} \\
+  < "$STDIN" > "$STDOUT" 2> "$STDERR" &
+wait $!
+code=$?
+kill -KILL -1
+echo "exit $code" >&3
+sync
+poweroff -f
+`;
