@@ -17,7 +17,7 @@ import type { ContractImage } from './layer.contract.ts';
 import type { HostIds, LimitHit, Sandbox, SandboxBackend, SandboxSpec } from './types.ts';
 import { DEFAULT_LIMITS, MIB } from './types.ts';
 
-const CASE_TIMEOUT_MS = 60_000;
+const CASE_BASE_TIMEOUT_MS = 60_000;
 const EVENT_WAIT_MS = 20_000;
 const POLL_MS = 50;
 const SMALL_MEMORY = 64 * MIB;
@@ -26,8 +26,12 @@ const SMALL_DISK = 64 * MIB;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  for (let waited = 0; waited < EVENT_WAIT_MS; waited += POLL_MS) {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  waitMs = EVENT_WAIT_MS,
+): Promise<T> {
+  for (let waited = 0; waited < waitMs; waited += POLL_MS) {
     const v = await probe();
     if (v !== undefined) return v;
     await sleep(POLL_MS);
@@ -122,6 +126,8 @@ export interface LimitsContractOptions {
   image?: ContractImage;
   /** further spec fields a backend needs */
   spec?: (dir: string) => Partial<SandboxSpec>;
+  /** multiplies the time each case and each wait may take, for backends that boot slowly (a VM under emulation) */
+  timeoutScale?: number;
 }
 
 export function runLimitsContract(
@@ -132,6 +138,10 @@ export function runLimitsContract(
   const notes = makeBackend().limitNotes?.() ?? {};
   const skip = (reason: string | undefined): string => (reason === undefined ? '' : ` (skipped: ${reason})`);
   const quota = diskQuotaSupport(process.getuid?.() === 0);
+  const scale = opts.timeoutScale ?? 1;
+  const CASE_TIMEOUT_MS = CASE_BASE_TIMEOUT_MS * scale;
+  const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> =>
+    until(what, probe, EVENT_WAIT_MS * scale);
 
   describe(`SandboxBackend limits: ${name}`, () => {
     let parent = '';
@@ -166,7 +176,7 @@ export function runLimitsContract(
     };
     const waitForHit = (sandbox: Sandbox, limit: LimitHit['limit']): Promise<LimitHit> => {
       const seen: LimitHit[] = [];
-      return until(`a ${limit} limit event`, async () => {
+      return waitFor(`a ${limit} limit event`, async () => {
         seen.push(...((await sandbox.limitEvents?.()) ?? []));
         return seen.find((h) => h.limit === limit);
       });
@@ -282,7 +292,7 @@ export function runLimitsContract(
       async (ctx) => {
         const sandbox = await start(spec(['/bin/sh', '-c', 'sleep 300 & echo started; wait']));
         const r = collect(sandbox);
-        await until('the sandbox to start', () => (r.out().includes('started') ? true : undefined));
+        await waitFor('the sandbox to start', () => (r.out().includes('started') ? true : undefined));
         if (sandbox.pid === undefined) return ctx.skip('the backend does not expose the pid of its sandbox');
         const f = footprint(sandbox.pid);
         process.kill(sandbox.pid, 'SIGKILL');
@@ -307,7 +317,7 @@ export function runLimitsContract(
         });
         let line = '';
         child.stdout.on('data', (c: Buffer) => (line += c.toString()));
-        const pid = await until('the child to start its sandbox', () => {
+        const pid = await waitFor('the child to start its sandbox', () => {
           const m = /started (\d+)/.exec(line);
           return m === null ? undefined : Number(m[1]);
         });
@@ -319,7 +329,7 @@ export function runLimitsContract(
           const dirOther = path.join(otherParent, 'sb');
           const other = await start(contractSpec(dirOther, opts.hostIds, command, extra(dirOther)));
           const otherOut = collect(other);
-          await until('the other sandbox to start', () =>
+          await waitFor('the other sandbox to start', () =>
             otherOut.out().includes('started') ? true : undefined,
           );
           child.kill('SIGKILL');

@@ -5,7 +5,7 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
-const PARTS = ['latency', 'gateway', 'docker', 'daemon', 'runc', 'gvisor'] as const;
+const PARTS = ['latency', 'gateway', 'docker', 'daemon', 'runc', 'gvisor', 'microvm'] as const;
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program
@@ -41,6 +41,14 @@ export function registerBench(program: Command, ctx: CliContext): void {
         const { runDaemonBench, formatDaemonBench } = await import('../../../bench/daemon.ts');
         const r = await runDaemonBench({ progress });
         ctx.out(opts.json === true ? JSON.stringify({ daemon: r }, null, 2) + '\n' : formatDaemonBench(r));
+        return;
+      }
+      if (only === 'microvm') {
+        // only on request: QEMU and a guest kernel; under TCG (no working KVM) each boot takes seconds
+        const { runMicrovmBench, formatMicrovmBench } = await import('../../../bench/microvm.ts');
+        const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
+        const r = await runMicrovmBench({ iterations, progress });
+        ctx.out(opts.json === true ? JSON.stringify({ microvm: r }, null, 2) + '\n' : formatMicrovmBench(r));
         return;
       }
       if (only === 'runc' || only === 'gvisor') {

@@ -41,29 +41,35 @@ function kvmOpens(): string | undefined {
   }
 }
 
-/** Boots the initramfs in probe mode under KVM; true when its init reports in time. */
-export function kvmBoots(
-  kernel: GuestKernel,
-  initrd: string,
-  timeoutMs = KVM_PROBE_TIMEOUT_MS,
-): Promise<boolean> {
-  const args = ['-machine', 'microvm', '-accel', 'kvm', '-cpu', 'host', '-m', '256M', '-smp', '1'];
-  args.push('-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-nic', 'none', '-serial', 'stdio');
-  args.push('-kernel', kernel.vmlinuz, '-initrd', initrd);
-  args.push('-append', kernelCmdline('kvm', undefined, [PROBE_ARG]).join(' '));
+/**
+ * Boots the initramfs in probe mode (its init reports and powers off at once): the milliseconds until the init
+ * reported, or undefined when it did not within `timeoutMs`. The KVM probe, and the benchmark's raw boot.
+ */
+export function probeBoot(opts: {
+  accel: Accel;
+  kernel: GuestKernel;
+  initrd: string;
+  tscKhz?: number;
+  timeoutMs: number;
+}): Promise<number | undefined> {
+  const args = ['-machine', 'microvm', '-accel', opts.accel, '-cpu', opts.accel === 'kvm' ? 'host' : 'max'];
+  args.push('-m', '256M', '-smp', '1', '-nodefaults', '-no-user-config', '-nographic', '-no-reboot');
+  args.push('-nic', 'none', '-serial', 'stdio', '-kernel', opts.kernel.vmlinuz, '-initrd', opts.initrd);
+  args.push('-append', kernelCmdline(opts.accel, opts.tscKhz, [PROBE_ARG]).join(' '));
   return new Promise((resolve) => {
+    const t0 = performance.now();
     const child = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { PATH: '/usr/bin:/bin' } });
     let out = '';
-    let ok = false;
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let ms: number | undefined;
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.stdout.on('data', (c: Buffer) => {
       out = (out + c.toString('latin1')).slice(-4096);
-      if (out.includes(PROBE_OK)) ok = true;
+      if (ms === undefined && out.includes(PROBE_OK)) ms = performance.now() - t0;
     });
     child.once('error', () => undefined);
     child.once('close', () => {
       clearTimeout(timer);
-      resolve(ok);
+      resolve(ms);
     });
   });
 }
@@ -99,7 +105,13 @@ export async function chooseAccel(opts: {
   try {
     verdict = verdictSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
   } catch {
-    const boots = await kvmBoots(opts.kernel, opts.initrd);
+    const boots =
+      (await probeBoot({
+        accel: 'kvm',
+        kernel: opts.kernel,
+        initrd: opts.initrd,
+        timeoutMs: KVM_PROBE_TIMEOUT_MS,
+      })) !== undefined;
     const accel: Accel = boots ? 'kvm' : 'tcg';
     verdict = {
       accel,

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, GIB, MIB } from '../types.ts';
 import type { VmPlan } from './argv.ts';
-import { dropPrivileges, kernelCmdline, MIN_VM_MEMORY_MIB, qemuArgv, vmSize } from './argv.ts';
+import {
+  dropPrivileges,
+  kernelCmdline,
+  MIN_VM_MEMORY_MIB,
+  qemuArgv,
+  VM_OVERHEAD_MIB,
+  vmSize,
+} from './argv.ts';
 import { shareEntries, virtiofsdArgv } from './share.ts';
 
 function plan(over: Partial<VmPlan> = {}): VmPlan {
@@ -41,15 +48,16 @@ describe('qemuArgv', () => {
     expect(values(qemuArgv(plan()), '-add-fd')).toEqual(['fd=10,set=1', 'fd=11,set=2', 'fd=12,set=2']);
   });
 
-  it('sizes the VM from the limits: memory (with a floor) and whole vCPUs', () => {
-    expect(vmSize({ memoryBytes: 512 * MIB, cpus: 1 })).toEqual({ memoryMiB: 512, cpus: 1 });
-    expect(vmSize({ memoryBytes: 2 * GIB, cpus: 1.5 })).toEqual({ memoryMiB: 2048, cpus: 2 });
+  it("sizes the VM from the limits: the agent's memory plus the guest's own (with a floor), whole vCPUs", () => {
+    const o = VM_OVERHEAD_MIB;
+    expect(vmSize({ memoryBytes: 512 * MIB, cpus: 1 })).toEqual({ memoryMiB: 512 + o, cpus: 1 });
+    expect(vmSize({ memoryBytes: 2 * GIB, cpus: 1.5 })).toEqual({ memoryMiB: 2048 + o, cpus: 2 });
     expect(vmSize({ memoryBytes: 64 * MIB, cpus: 0.25 })).toEqual({ memoryMiB: MIN_VM_MEMORY_MIB, cpus: 1 });
     const argv = qemuArgv(plan({ ...vmSize({ memoryBytes: 2 * GIB, cpus: 3 }) }));
-    expect(values(argv, '-m')).toEqual(['2048M']);
+    expect(values(argv, '-m')).toEqual([`${2048 + o}M`]);
     expect(values(argv, '-smp')).toEqual(['3']);
-    expect(values(argv, '-object')).toEqual(['memory-backend-memfd,id=mem,size=2048M,share=on']);
-    expect(vmSize(DEFAULT_LIMITS).memoryMiB).toBe(512);
+    expect(values(argv, '-object')).toEqual([`memory-backend-memfd,id=mem,size=${2048 + o}M,share=on`]);
+    expect(vmSize(DEFAULT_LIMITS).memoryMiB).toBe(512 + o);
   });
 
   it('runs QEMU under its seccomp filter on the microvm machine', () => {
@@ -119,22 +127,29 @@ describe('virtiofsdArgv', () => {
       'ca.crt',
       'extra-0',
     ]);
-    const argv = virtiofsdArgv({
-      virtiofsd: '/usr/lib/qemu/virtiofsd',
-      entries,
-      socketPath: '/r/s.sock',
-      ids: { uid: 9, gid: 9 },
-    });
-    expect(values(argv, '--reuid')).toEqual(['9']);
-    expect(argv.slice(argv.indexOf('unshare'), argv.indexOf('unshare') + 4)).toEqual([
-      'unshare',
-      '--user',
-      '--map-root-user',
-      '--mount',
+    const base = { virtiofsd: '/usr/lib/qemu/virtiofsd', entries, socketPath: '/r/s.sock' };
+    const dirs = { stageDir: '/r/share', lockDir: '/r/lock' };
+    // as root: the tree is assembled by root in a private mount namespace, then virtiofsd drops to the agent
+    const asRoot = virtiofsdArgv({ ...base, ...dirs, ids: { uid: 9, gid: 9 } });
+    const drop = asRoot.indexOf('--reuid');
+    const assembled = asRoot.indexOf('corral-share');
+    expect(asRoot.slice(0, 7)).toEqual(['setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '--mount', '--']);
+    expect(assembled).toBeLessThan(drop);
+    expect(asRoot.slice(assembled + 1, assembled + 7)).toEqual([
+      '/r/share',
+      '/r/lock',
+      '9:9',
+      'rw',
+      '/d/ws',
+      'workspace',
     ]);
-    const tail = argv.slice(argv.indexOf('corral-share') + 1);
-    expect(tail.slice(0, 3)).toEqual(['rw', '/d/ws', 'workspace']);
-    expect(tail).toContain('--socket-path=/r/s.sock');
-    expect(tail).toContain('sandbox=namespace');
+    expect(values(asRoot, '--reuid')).toEqual(['9']);
+    expect(asRoot.slice(drop)).toContain('--map-root-user');
+    expect(asRoot.slice(drop)).toContain('--socket-path=/r/s.sock');
+    expect(asRoot).toContain('source=/r/share');
+    // as an ordinary user: one user namespace of the caller around all of it
+    const asUser = virtiofsdArgv({ ...base, ...dirs, ids: undefined });
+    expect(asUser.indexOf('--map-root-user')).toBeLessThan(asUser.indexOf('corral-share'));
+    expect(asUser).not.toContain('--reuid');
   });
 });

@@ -6,7 +6,11 @@ import type { PortName } from './guest-abi.ts';
 import { BASE_DISK_SERIAL, LAYER_DISK_SERIAL, PORT_ORDER, PORTS, SHARE_TAG } from './guest-abi.ts';
 
 export const QEMU = 'qemu-system-x86_64';
-/** The guest kernel, its page tables and the init need about this much before the agent gets any. */
+/**
+ * On top of the agent's memory limit (its cgroup inside the guest): the guest kernel, the init and the gateway
+ * relay. Only pages the guest touches cost the host memory.
+ */
+export const VM_OVERHEAD_MIB = 128;
 export const MIN_VM_MEMORY_MIB = 256;
 /** TCG's translated-code cache: QEMU's default (1 GiB) would let each idle VM keep hundreds of MiB. */
 const TCG_TB_MIB = 128;
@@ -32,13 +36,13 @@ export interface VmPlan {
   shareSocket: string;
 }
 
-/** VM size from the agent's limits: its memory (at least what the guest itself needs) and whole vCPUs. */
+/** VM size from the agent's limits: its memory plus the guest's own, and whole vCPUs. */
 export function vmSize(limits: Pick<SandboxLimits, 'memoryBytes' | 'cpus'>): {
   memoryMiB: number;
   cpus: number;
 } {
   return {
-    memoryMiB: Math.max(MIN_VM_MEMORY_MIB, Math.ceil(limits.memoryBytes / MIB)),
+    memoryMiB: Math.max(MIN_VM_MEMORY_MIB, Math.ceil(limits.memoryBytes / MIB) + VM_OVERHEAD_MIB),
     cpus: Math.max(1, Math.ceil(limits.cpus)),
   };
 }

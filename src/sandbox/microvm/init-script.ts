@@ -104,12 +104,15 @@ bind_ro() {
 }
 bind_rw $S/${SHARE.workspace} /workspace
 bind_ro $S/${SHARE.runtime} /opt/corral
-# defines MAX_PROCS and GATEWAY, binds the generated /etc files, the CA bundle and further read-only paths
+# defines MAX_PROCS, MEMORY_BYTES and GATEWAY, binds the generated /etc files, the CA bundle and further read-only paths
 . $S/${SHARE.launch}/${LAUNCH_VM}
 
-mount -t cgroup2 cgroup2 /sys/fs/cgroup && mkdir /sys/fs/cgroup/agent &&
-  echo +pids > /sys/fs/cgroup/cgroup.subtree_control &&
-  echo "$MAX_PROCS" > /sys/fs/cgroup/agent/pids.max || die "cannot set the process limit"
+# the agent's cgroup: its memory and process limits, and the counters its limit events come from
+CG=/sys/fs/cgroup/agent
+mount -t cgroup2 cgroup2 /sys/fs/cgroup && mkdir $CG &&
+  echo "+pids +memory" > /sys/fs/cgroup/cgroup.subtree_control &&
+  echo "$MAX_PROCS" > $CG/pids.max && echo "$MEMORY_BYTES" > $CG/memory.max || die "cannot set the agent's limits"
+events() { echo "events $(sed -n 's/^oom_kill //p' $CG/memory.events) $(sed -n 's/^max //p' $CG/pids.events)" >&3; }
 
 if [ "$GATEWAY" = 1 ]; then
   ${GUEST_NODE} $V/relay.mjs "$GW" ${SANDBOX_GATEWAY_SOCKET} &
@@ -121,14 +124,20 @@ if [ "$GATEWAY" = 1 ]; then
 fi
 mount -o remount,ro /run/corral || die "cannot make /run/corral read-only"
 
-# "stop" from the host (or the host going away): TERM to everything, KILL what is left
-( while read -r msg <&3; do [ "$msg" = stop ] && break; done; kill -TERM -1; sleep ${GUEST_STOP_GRACE_S}; kill -KILL -1 ) &
+# the host asks for the limit counters ("events"), or to stop ("stop", or it went away): TERM to everything,
+# then KILL what is left (the agent's whole cgroup at once, so a fork bomb cannot outrun it)
+(
+  while read -r msg <&3; do case "$msg" in stop) break ;; events) events ;; esac; done
+  kill -TERM -1; sleep ${GUEST_STOP_GRACE_S}; echo 1 > $CG/cgroup.kill; kill -KILL -1
+) &
 cd /workspace || die "no /workspace"
 $B sh -c 'echo $$ > /sys/fs/cgroup/agent/cgroup.procs && exec "$@"' run $B sh $S/${SHARE.launch}/${LAUNCH_RUN} \\
   < "$STDIN" > "$STDOUT" 2> "$STDERR" &
 wait $!
 code=$?
+echo 1 > $CG/cgroup.kill
 kill -KILL -1
+events
 echo "exit $code" >&3
 sync
 poweroff -f

@@ -75,7 +75,7 @@ describe('vmScript', () => {
       },
       { gateway: true, etcNames: ['hosts'] },
     );
-    expect(s).toContain('MAX_PROCS=77\nGATEWAY=1\n');
+    expect(s).toContain(`MAX_PROCS=77\nMEMORY_BYTES=${DEFAULT_LIMITS.memoryBytes}\nGATEWAY=1\n`);
     expect(s).toContain('bind_ro "$S/etc/hosts" /etc/hosts');
     expect(s).toContain(`bind_ro "$S/ca.crt" '/etc/ssl/certs/ca-certificates.crt'`);
     expect(s).toContain(`bind_ro "$S/extra-0" ${shellQuote("/opt/it's")}`);

@@ -17,7 +17,11 @@ export function vmScript(
   spec: Pick<SandboxSpec, 'limits' | 'caBundle' | 'extraReadOnly'>,
   opts: { gateway: boolean; etcNames: string[] },
 ): string {
-  const lines = [`MAX_PROCS=${spec.limits.maxProcesses}`, `GATEWAY=${opts.gateway ? 1 : 0}`];
+  const lines = [
+    `MAX_PROCS=${spec.limits.maxProcesses}`,
+    `MEMORY_BYTES=${spec.limits.memoryBytes}`,
+    `GATEWAY=${opts.gateway ? 1 : 0}`,
+  ];
   for (const f of opts.etcNames) {
     if (!/^[a-z][a-z0-9.-]*$/.test(f)) throw new Error(`unexpected generated /etc file name: ${f}`);
     lines.push(`bind_ro "$S/${SHARE.etc}/${f}" /etc/${f}`);

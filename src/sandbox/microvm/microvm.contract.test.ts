@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe } from 'vitest';
 import { testImageCache } from '../../../test/fixtures/base-image.ts';
-import { microvmBlocker, testKernelDir, testVmCache } from '../../../test/fixtures/microvm.ts';
+import { microvmBlocker, microvmTestOptions } from '../../../test/fixtures/microvm.ts';
 import { silentLogger } from '../../util/log.ts';
 import { runSandboxContract } from '../backend.contract.ts';
+import { runLimitsContract } from '../limits.contract.ts';
 import { findBaseImage } from '../image/index.ts';
 import { createMicrovmBackend } from './backend.ts';
 
@@ -22,19 +23,15 @@ describe.skipIf(blocker !== undefined)(
     fs.chmodSync(runDir, 0o711);
     afterAll(() => fs.rmSync(runDir, { recursive: true, force: true }));
     // one backend for the file: the guest (kernel, initramfs, accelerator) is prepared once
-    const backend = createMicrovmBackend({
-      log: silentLogger,
-      runDir,
-      cacheDir: testVmCache(),
-      kernel: testKernelDir(),
+    const backend = createMicrovmBackend({ log: silentLogger, runDir, ...microvmTestOptions() });
+    const contractImage = { dir: image?.rootfs ?? '', id: image?.id ?? '' };
+    // a TCG guest on a busy 2-core host takes tens of seconds to boot
+    const timeoutScale = 6;
+    runSandboxContract('microvm', () => backend, ids, contractImage, { timeoutScale });
+    runLimitsContract('microvm', () => backend, {
+      hostIds: ids && { uid: ids.uid - 10, gid: ids.gid - 10 },
+      image: contractImage,
+      timeoutScale,
     });
-    runSandboxContract(
-      'microvm',
-      () => backend,
-      ids,
-      { dir: image?.rootfs ?? '', id: image?.id ?? '' },
-      // a TCG guest on a busy 2-core host takes tens of seconds to boot
-      { timeoutScale: 6 },
-    );
   },
 );

@@ -32,47 +32,82 @@ export function shareEntries(
   return entries;
 }
 
-/** Builds the tree on a tmpfs at /run of the private mount namespace, then becomes virtiofsd serving it. */
+/**
+ * Builds the tree on a tmpfs at STAGE inside a private mount namespace, gives virtiofsd a lock directory the
+ * agent's uid may write (it keeps a lock file in /run/virtiofsd), then runs the rest of its arguments.
+ * Arguments: STAGE LOCKDIR OWNER (rw|ro HOSTPATH NAME)... -- COMMAND...
+ */
 const ASSEMBLE = `set -e
-mount -t tmpfs -o mode=0755 corral-share /run
-mkdir /run/share
+stage=$1 lock=$2 owner=$3
+shift 3
+mount -t tmpfs -o mode=0755 corral-share "$stage"
 while [ "$1" != -- ]; do
-  if [ -d "$2" ]; then mkdir "/run/share/$3"; else : > "/run/share/$3"; fi
-  mount --bind "$2" "/run/share/$3"
-  [ "$1" = rw ] || mount -o remount,bind,ro "/run/share/$3"
+  if [ -d "$2" ]; then mkdir "$stage/$3"; else : > "$stage/$3"; fi
+  mount --bind "$2" "$stage/$3"
+  [ "$1" = rw ] || mount -o remount,bind,ro "$stage/$3"
   shift 3
 done
 shift
+if [ -d /run/virtiofsd ]; then
+  mount --bind "$lock" /run/virtiofsd
+else
+  mount -t tmpfs -o mode=0755 corral-run /run && mkdir /run/virtiofsd && chown "$owner" /run/virtiofsd
+fi
 exec "$@"`;
 
+/** Where the host keeps its own virtiofsd lock directory; made once (as root) so each VM can bind its own over it. */
+export const VIRTIOFSD_LOCK_DIR = '/run/virtiofsd';
+
+/**
+ * As root the tree is assembled by root in a private mount namespace (the agent's uid could not even reach its
+ * own data directory, which is root's), and only then does virtiofsd drop to the agent's uid, root of a user
+ * namespace of its own. As an ordinary user all of it runs in one user namespace of the caller.
+ */
 export function virtiofsdArgv(opts: {
   virtiofsd: string;
   entries: ShareEntry[];
   socketPath: string;
+  /** an empty directory the tree is assembled on, and one the agent's uid may write */
+  stageDir: string;
+  lockDir: string;
   ids: SandboxSpec['hostIds'];
 }): string[] {
-  return [
-    ...dropPrivileges(opts.ids, { userns: true }),
-    'unshare',
-    '--user',
-    '--map-root-user',
-    '--mount',
-    '--',
-    '/bin/sh',
-    '-c',
-    ASSEMBLE,
-    'corral-share',
-    ...opts.entries.flatMap((e) => [e.access, e.host, e.name]),
-    '--',
+  const serve = [
     opts.virtiofsd,
     `--socket-path=${opts.socketPath}`,
     '-o',
-    'source=/run/share',
+    `source=${opts.stageDir}`,
     '-o',
     'cache=auto',
     '-o',
     'sandbox=namespace',
     '-o',
     'log_level=warn',
+  ];
+  const assemble = (owner: string): string[] => [
+    '/bin/sh',
+    '-c',
+    ASSEMBLE,
+    'corral-share',
+    opts.stageDir,
+    opts.lockDir,
+    owner,
+    ...opts.entries.flatMap((e) => [e.access, e.host, e.name]),
+    '--',
+  ];
+  if (opts.ids === undefined) {
+    return [
+      ...dropPrivileges(undefined),
+      ...['unshare', '--user', '--map-root-user', '--mount', '--'],
+      ...assemble('0:0'),
+      ...serve,
+    ];
+  }
+  return [
+    ...['setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '--mount', '--'],
+    ...assemble(`${opts.ids.uid}:${opts.ids.gid}`),
+    ...dropPrivileges(opts.ids, { userns: true }),
+    ...['unshare', '--user', '--map-root-user', '--'],
+    ...serve,
   ];
 }

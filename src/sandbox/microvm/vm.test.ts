@@ -15,6 +15,7 @@ import { findBaseImage } from '../image/index.ts';
 import { selfTest } from '../self-test.ts';
 import type { HostIds, Sandbox, SandboxSpec } from '../types.ts';
 import { DEFAULT_LIMITS, MIB } from '../types.ts';
+import { VM_OVERHEAD_MIB } from './argv.ts';
 import { createMicrovmBackend } from './backend.ts';
 import { findKernel } from './kernel.ts';
 import type { VmState } from './state.ts';
@@ -111,7 +112,9 @@ describe.skipIf(blocker !== undefined)(
           [
             'echo "mem=$(sed -n "s/^MemTotal: *\\([0-9]*\\) kB/\\1/p" /proc/meminfo)"',
             'echo "cpus=$(nproc)"',
-            'echo "pids=$(cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/pids.max)"',
+            'cg=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)',
+            'echo "pids=$(cat $cg/pids.max)"',
+            'echo "memmax=$(cat $cg/memory.max)"',
             'echo "net=$(ls /sys/class/net | tr "\\n" ,)"',
             'echo "kernel=$(uname -r)"',
             'echo "gw=$(curl -s --unix-socket /run/corral/gateway.sock http://gateway/ping)"',
@@ -133,8 +136,10 @@ describe.skipIf(blocker !== undefined)(
           const r = await result;
           expect(r.err).toBe('');
           const facts = factsOf(r.out);
-          expect(Number(facts['mem'])).toBeGreaterThan(300 * 1024);
-          expect(Number(facts['mem'])).toBeLessThanOrEqual(384 * 1024);
+          // the VM holds the agent's 384 MiB (its cgroup) plus the guest's own
+          expect(facts['memmax']).toBe(String(384 * MIB));
+          expect(Number(facts['mem'])).toBeGreaterThan(384 * 1024);
+          expect(Number(facts['mem'])).toBeLessThanOrEqual((384 + VM_OVERHEAD_MIB) * 1024);
           expect(facts['cpus']).toBe('2');
           expect(facts['pids']).toBe('100');
           expect(facts['net']).toBe('lo,');

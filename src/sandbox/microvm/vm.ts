@@ -13,15 +13,18 @@ import { etcFiles } from '../bwrap/argv.ts';
 import { ROOT_ETC_GENERATED } from '../bwrap/root-argv.ts';
 import { ensureHostDir } from '../layer/dirs.ts';
 import { claimLayer, releaseLayer } from '../layer/owner.ts';
-import type { AppliedLimits, Sandbox, SandboxExit, SandboxRoot, SandboxSpec } from '../types.ts';
+import { diskFull, diskHit } from '../disk-usage.ts';
+import { limitHit } from '../limit-hit.ts';
+import type { AppliedLimits, LimitHit, Sandbox, SandboxExit, SandboxRoot, SandboxSpec } from '../types.ts';
 import { dropPrivileges, kernelCmdline, qemuArgv, vmSize } from './argv.ts';
 import { ensureBaseDisk, openLayerDisk } from './disks.ts';
+import { createVmControl } from './control.ts';
 import { linkGateway } from './gateway-link.ts';
 import type { PortName } from './guest-abi.ts';
 import { INIT_ERROR, LAUNCH_RUN, LAUNCH_VM, PORT_ORDER } from './guest-abi.ts';
 import type { GuestBoot } from './guest.ts';
 import { runScript, vmScript } from './launch.ts';
-import { shareEntries, virtiofsdArgv } from './share.ts';
+import { shareEntries, VIRTIOFSD_LOCK_DIR, virtiofsdArgv } from './share.ts';
 import { proc, vmsDir, writeState } from './state.ts';
 
 const VIRTIOFSD_START_TIMEOUT_MS = 15_000;
@@ -91,9 +94,14 @@ function writeLaunch(dir: string, spec: SandboxSpec, gateway: boolean): void {
   }
 }
 
+/** exit status of a process killed by SIGKILL (the OOM killer), as the guest's shell reports it */
+const KILLED = 137;
+const memoryHit = (spec: SandboxSpec): LimitHit => limitHit('memoryBytes', spec.limits);
+
+/** The agent's memory and processes: a cgroup in the guest (inside a VM sized to hold it); CPUs: the vCPUs. */
 function appliedLimits(spec: SandboxSpec): AppliedLimits {
   return {
-    memoryBytes: 'runtime',
+    memoryBytes: 'cgroup-v2',
     cpus: 'runtime',
     maxProcesses: 'cgroup-v2',
     maxOpenFiles: 'rlimit',
@@ -172,10 +180,20 @@ async function boot(
   ensureHostDir(sockDir, 0o700);
   if (spec.hostIds !== undefined) fs.chownSync(sockDir, spec.hostIds.uid, spec.hostIds.gid);
   const shareSocket = path.join(sockDir, 'share.sock');
+  const stageDir = path.join(vmDir, 'share');
+  ensureHostDir(stageDir, 0o755);
+  const lockDir = path.join(vmDir, 'lock');
+  ensureHostDir(lockDir, 0o700);
+  if (spec.hostIds !== undefined) {
+    fs.chownSync(lockDir, spec.hostIds.uid, spec.hostIds.gid);
+    fs.mkdirSync(VIRTIOFSD_LOCK_DIR, { recursive: true, mode: 0o755 });
+  }
   const [fsCmd = '', ...fsArgs] = virtiofsdArgv({
     virtiofsd: deps.virtiofsd,
     entries: shareEntries(spec, launchDir),
     socketPath: shareSocket,
+    stageDir,
+    lockDir,
     ids: spec.hostIds,
   });
   const share = spawn(fsCmd, fsArgs, { stdio: ['ignore', 'ignore', 'pipe'], env });
@@ -270,14 +288,7 @@ function wire(
   const link = gw.gateway ? linkGateway(port(qemu, 'gateway'), gw.gatewaySocket) : undefined;
   if (!gw.gateway) port(qemu, 'gateway').resume();
 
-  let code: number | undefined;
-  let lines = '';
-  ctl.on('data', (c: Buffer) => {
-    lines += c.toString('utf8');
-    const m = /^exit (\d+)$/m.exec(lines);
-    if (m?.[1] !== undefined) code = Number(m[1]);
-  });
-  ctl.on('error', () => undefined);
+  const control = createVmControl(ctl, spec.limits);
   // a helper that dies takes the VM with it: a guest without its shared directory would hang
   share.once('exit', () => {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
@@ -296,6 +307,7 @@ function wire(
           new Promise((r) => setTimeout(r, HELPER_EXIT_TIMEOUT_MS)),
         ]);
         link?.close();
+        const code = control.exitCode();
         if (code === undefined) {
           const why =
             console.split('\n').find((l) => l.startsWith(INIT_ERROR)) ?? console.trim().split('\n').pop();
@@ -307,7 +319,9 @@ function wire(
         deps.log.debug('microvm exited', { sandbox: spec.sandboxId, code, console });
         stderr.end();
         await cleanup();
-        resolve({ code: code ?? null, signal: code === undefined ? signal : null });
+        // the command itself was killed while its cgroup ran out of memory: the sandbox ended on that limit
+        const limitHit = code === KILLED && control.everOutOfMemory() ? { limitHit: memoryHit(spec) } : {};
+        resolve({ code: code ?? null, signal: code === undefined ? signal : null, ...limitHit });
       })();
     };
     qemu.once('error', (err) => {
@@ -317,11 +331,21 @@ function wire(
     qemu.once('exit', finish);
   });
 
+  let diskWasFull = false;
+  const limitEvents = async (): Promise<LimitHit[]> => {
+    const hits = await control.limitEvents();
+    // the workspace's volume is the host's: judged there, as on every backend
+    const full = spec.diskQuota === true && diskFull(spec.workspaceDir);
+    if (full && !diskWasFull) hits.push(diskHit(spec.limits));
+    diskWasFull = full;
+    return hits;
+  };
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (qemu.exitCode === null && qemu.signalCode === null) {
-        if (!ctl.destroyed) ctl.write('stop\n');
+        control.stop();
         const timer = setTimeout(() => qemu.kill('SIGKILL'), STOP_TIMEOUT_MS[deps.boot.accel]);
         await exited;
         clearTimeout(timer);
@@ -336,7 +360,9 @@ function wire(
     stdout: port(qemu, 'stdout'),
     stderr,
     exited,
+    ...(qemu.pid === undefined ? {} : { pid: qemu.pid }),
     appliedLimits: appliedLimits(spec),
+    limitEvents,
     stop,
   };
 }

@@ -3,7 +3,9 @@
 // `started PID` once the command inside has written its first line, then waits to be killed. Backends add their
 // factory below; it gets corral's run directory (where, e.g., agent layers are mounted).
 import path from 'node:path';
+import { microvmTestOptions } from '../../../test/fixtures/microvm.ts';
 import { createBwrapBackend } from '../bwrap/backend.ts';
+import { createMicrovmBackend } from '../microvm/backend.ts';
 import { silentLogger } from '../../util/log.ts';
 import type { SandboxBackend } from '../types.ts';
 import { contractSpec } from './spec.ts';
@@ -11,6 +13,7 @@ import { contractSpec } from './spec.ts';
 const FACTORIES: Record<string, (runDir: string) => SandboxBackend> = {
   bwrap: (runDir) => createBwrapBackend({ log: silentLogger, runDir }),
   'bwrap+image': (runDir) => createBwrapBackend({ log: silentLogger, runDir }),
+  microvm: (runDir) => createMicrovmBackend({ log: silentLogger, runDir, ...microvmTestOptions() }),
 };
 
 export const CONTRACT_CHILD = new URL(import.meta.url).pathname;
