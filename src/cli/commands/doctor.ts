@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config-file.ts';
 import { agentHostIds } from '../../host/agent-dirs.ts';
-import { openStore } from '../../host/open.ts';
+import { openHost, openStore } from '../../host/open.ts';
 import { createBwrapBackend } from '../../sandbox/bwrap/backend.ts';
 import { ensureRuntimeBundle } from '../../sandbox/runtime-bundle.ts';
 import { selfTest } from '../../sandbox/self-test.ts';
@@ -80,6 +80,7 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
         : { fix: 'do not run agents on this host until this passes; report it with: corral doctor --json' }),
     });
   }
+  if (initialised) checks.push(...(await otherBackends(ctx)));
   checks.push(imageCheck(ctx.home.imagesDir));
   // informational: without layers agents still run, on the legacy layout (host /usr, nothing persists)
   const layers = layerAvailability(process.getuid?.() === 0);
@@ -94,6 +95,28 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
     await attempt('runtime bundle', async () => ensureRuntimeBundle(ctx.home.cacheDir), 'reinstall: npm ci'),
   );
   return checks;
+}
+
+/** Every other registered backend: available (and how), or why not and how to fix it. Informational: bwrap is the default. */
+async function otherBackends(ctx: CliContext): Promise<Check[]> {
+  const opened = openHost(ctx.home, ctx.log);
+  try {
+    const out: Check[] = [];
+    for (const backend of opened.sandboxes.list()) {
+      if (backend.name === 'bwrap') continue;
+      const probe = await backend.probe();
+      out.push({
+        name: `sandbox ${backend.name}`,
+        ok: true,
+        detail: probe.ok ? `available: ${probe.detail}` : `unavailable: ${probe.reason}; fix: ${probe.fix}`,
+      });
+    }
+    return out;
+  } catch (err) {
+    return [{ name: 'other sandbox backends', ok: true, detail: `not probed: ${errorMessage(err)}` }];
+  } finally {
+    await opened.close();
+  }
 }
 
 function providerChecks(ctx: CliContext): Check[] {
