@@ -42,7 +42,7 @@ beforeEach(async () => {
     providers: () => providers,
     readSecret: () => 'real-key',
     onUsage: () => undefined,
-    audit: (e) => audit.push(e),
+    audit: (e) => void audit.push(e),
     log: createLogger({ level: 'error', write: () => undefined }),
     checkBudget: (agent) => {
       checked.push(agent);

@@ -114,7 +114,8 @@ export async function admitEgress(ctx: EgressContext, target: EgressRequest): Pr
   }
   const base = { sandboxId: ctx.sandboxId, method: clip(target.method), path: clip(target.path) };
   try {
-    ctx.deps.audit({
+    // Awaited: an allow goes through only once its entry is stored (the write may be a batched commit).
+    await ctx.deps.audit({
       actor: `agent:${ctx.agent}`,
       action: result.ok ? 'egress.allow' : 'egress.deny',
       subject: clip(authority(target.host, target.port)),

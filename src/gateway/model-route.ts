@@ -2,7 +2,8 @@
 // streaming both ways, metering usage and redacting the key from whatever comes back.
 import { GATEWAY_ERROR_HEADER } from '../protocol/sandbox-env.ts';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, pipeline } from 'node:stream';
+import { Transform } from 'node:stream';
+import { relay } from './relay.ts';
 import { z } from 'zod';
 import type { ProviderKind } from '../protocol/frames.ts';
 import type { Usage } from '../protocol/transcript.ts';
@@ -14,6 +15,7 @@ import { createUsageMeter } from './metering.ts';
 import { redactString, redactingStream } from './redact.ts';
 import type { GatewayDeps, ProviderRoute } from './types.ts';
 import { bodyDecoder, openUpstream, isUnreachable, upstreamErrorMessage, upstreamUrl } from './upstream.ts';
+import { recordAudit } from './audit.ts';
 
 /** Request bodies are small JSON documents; anything larger is refused rather than held for parsing. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -112,21 +114,23 @@ function callRecorder(ctx: CallContext, route: ProviderRoute, requestBody: () =>
     const model = modelOf(requestBody());
     const { agent, sandboxId } = ctx;
     // Runs from stream callbacks, where a throwing host callback would be an uncaught exception.
-    try {
-      if (usage) ctx.deps.onUsage({ agent, sandboxId, provider: route.name, model, usage });
-      ctx.deps.audit({
-        actor: `agent:${agent}`,
-        action: 'model.call',
-        subject: `provider:${route.name}`,
-        detail: { sandboxId, provider: route.name, model, status, ...(error ? { error } : {}) },
-      });
-    } catch (err) {
+    const failed = (err: unknown): void =>
       ctx.deps.log.error('recording a model call failed', {
         agent,
         provider: route.name,
         error: errorMessage(err),
       });
+    try {
+      if (usage) ctx.deps.onUsage({ agent, sandboxId, provider: route.name, model, usage })?.catch(failed);
+    } catch (err) {
+      failed(err);
     }
+    recordAudit(ctx.deps, {
+      actor: `agent:${agent}`,
+      action: 'model.call',
+      subject: `provider:${route.name}`,
+      detail: { sandboxId, provider: route.name, model, status, ...(error ? { error } : {}) },
+    });
   };
 }
 
@@ -181,7 +185,7 @@ function relayResponse(
     },
   });
   res.writeHead(status, downstreamResponseHeaders(upRes.headers, scrub));
-  pipeline(upRes, decode, tap, redactingStream([key]), res, (err) => {
+  relay(upRes, [decode, tap, redactingStream([key])], res, (err) => {
     if (!err) return finish(status, meter.result());
     const message = scrub(upstreamErrorMessage(err, opts.baseUrl));
     opts.log.warn('model response interrupted', { error: message });

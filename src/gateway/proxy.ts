@@ -11,6 +11,7 @@ import { openTunnel, rawReply } from './tunnel.ts';
 import { forwardWithCredentials } from './credentials/forward.ts';
 import { boundOrAuditStray, hasBoundSecret } from './credentials/swap.ts';
 import { interceptTls } from './tls/intercept.ts';
+import { recordAudit } from './audit.ts';
 
 export type ProxyContext = EgressContext;
 
@@ -82,7 +83,7 @@ export function handleStrayRequest(ctx: ProxyContext, req: IncomingMessage, res:
   const host = clip(req.headers.host ?? 'gateway');
   const path = (req.url ?? '').split('?')[0] ?? '';
   const reason = 'not a proxy request; send absolute-form requests or CONNECT';
-  ctx.deps.audit({
+  recordAudit(ctx.deps, {
     actor: `agent:${ctx.agent}`,
     action: 'egress.deny',
     subject: host,

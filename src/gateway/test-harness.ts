@@ -36,8 +36,8 @@ export async function startHarness(extra: Partial<GatewayDeps> = {}): Promise<Ha
   const gateway = createGateway({
     providers: () => providers,
     readSecret: (name) => secrets.get(name),
-    onUsage: (u) => usage.push(u),
-    audit: (e) => audit.push(e),
+    onUsage: (u) => void usage.push(u),
+    audit: (e) => void audit.push(e),
     log: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
     ...extra,
   });

@@ -14,13 +14,31 @@ export interface ProviderRoute {
   keySecret: string;
 }
 
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  subject: string;
+  detail?: Record<string, unknown>;
+}
+
 export interface GatewayDeps {
   /** Read at request time: the configuration may change while endpoints are attached. */
   providers: () => ReadonlyMap<string, ProviderRoute>;
   /** Decrypts from the store on demand; the gateway never caches a key or puts it in the environment. */
   readSecret: (name: string) => string | undefined;
-  onUsage: (u: { agent: string; sandboxId: string; provider: string; model: string; usage: Usage }) => void;
-  audit: (e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }) => void;
+  /** May write later (group commit); a returned promise settles once the row is stored. */
+  onUsage: (u: {
+    agent: string;
+    sandboxId: string;
+    provider: string;
+    model: string;
+    usage: Usage;
+  }) => void | Promise<void>;
+  /**
+   * May write later (group commit); a returned promise settles once the entry is stored. An egress allow waits
+   * for it; other entries are recorded without holding up the request, and a failed write is logged.
+   */
+  audit: (e: AuditEvent) => void | Promise<void>;
   log: Logger;
   /** Read at every model call, before the provider is contacted; absent: no budgets. */
   checkBudget?: (agent: string) => { ok: true } | { ok: false; message: string };

@@ -31,6 +31,7 @@ import type { GatewayPort, LaunchDeps } from './launch.ts';
 import { createHost, createRunTracker } from './host.ts';
 import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
 import { gatewayGovernance } from './governance.ts';
+import { createWriteBatcher } from './write-batch.ts';
 
 export interface OpenedHost {
   host: Host;
@@ -106,6 +107,8 @@ export function openHost(
   // the gateway books usage against the run a sandbox serves
   const runs = createRunTracker();
   const creds = sandboxCredentials(home);
+  // per-request audit entries and usage rows, committed together once per event-loop turn
+  const writes = createWriteBatcher(store, log);
   // read per request, parsed only when the file changed
   const configNow = readWhenChanged(() => loadConfig(home));
   const gateway = createGateway({
@@ -118,18 +121,18 @@ export function openHost(
     },
     readSecret: (name) => store.readSecret(name),
     onUsage: (u) => {
-      store.recordUsage({
+      opts.observe?.usage?.(u);
+      return writes.usage({
         agent: u.agent,
         runId: runs.runOf(u.sandboxId) ?? null,
         provider: u.provider,
         model: u.model,
         usage: u.usage,
       });
-      opts.observe?.usage?.(u);
     },
     audit: (e) => {
-      store.appendAudit(e);
       opts.observe?.audit?.(e);
+      return writes.audit(e);
     },
     // each agent's file, re-read when it changes: `corral agent set` applies to the next request
     egress: { policy: agentOf ? (agent) => policyOf(agentOf(agent)) : agentPolicyReader(home) },
@@ -166,6 +169,7 @@ export function openHost(
     async close() {
       await opened.close();
       await gateway.close();
+      writes.flush();
       store.close();
     },
   };

@@ -80,6 +80,16 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     return { ...fields, detail, prevHash, hash };
   });
 
+  const inTransaction = db.transaction((fn: () => void) => fn());
+  function atomically<T>(fn: () => T): T {
+    let out: { value: T } | undefined;
+    inTransaction.immediate(() => {
+      out = { value: fn() };
+    });
+    if (out === undefined) throw new Error('transaction body did not run');
+    return out.value;
+  }
+
   const ensureAgent = (name: string) => {
     q.insertAgent.run(name, now());
     return mustExist(getAgent(name), 'agent', name);
@@ -109,6 +119,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     ...createTaskStore(db, now),
     ...createApprovalStore(db, now),
     close: () => db.close(),
+    atomically,
 
     ensureAgent,
     getAgent,

@@ -102,6 +102,11 @@ export type AuditEntry = ChainRecord;
 
 export interface Store extends QueueStore, OutboxStore, TaskStore, ApprovalStore {
   close(): void;
+  /**
+   * Runs fn in one write transaction (taking the write lock first): everything fn writes commits together or
+   * not at all. Lets a busy writer group many small records (audit entries, usage) into one commit.
+   */
+  atomically<T>(fn: () => T): T;
 
   ensureAgent(name: string): AgentRow;
   getAgent(name: string): AgentRow | undefined;

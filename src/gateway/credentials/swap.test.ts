@@ -26,7 +26,7 @@ function world() {
     providers: () => new Map(),
     readSecret: (n) => secrets.get(n),
     onUsage: () => undefined,
-    audit: (e) => audit.push(e),
+    audit: (e) => void audit.push(e),
     log: silentLogger,
     credentials: {
       grants: (a) => grants.get(a) ?? [],

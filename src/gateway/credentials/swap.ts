@@ -7,6 +7,7 @@ import { EMPTY_POLICY } from '../../policy/policy.ts';
 import { declaredOnly } from '../../policy/rights.ts';
 import { matchesHost, parseHostPattern, renderHeader } from '../../config/secret-binding.ts';
 import type { GatewayDeps } from '../types.ts';
+import { recordAudit } from '../audit.ts';
 
 export interface Destination {
   host: string;
@@ -144,7 +145,7 @@ function swapWith(
     }
   }
   if (used.length > 0)
-    ctx.deps.audit({
+    recordAudit(ctx.deps, {
       actor: `agent:${ctx.agent}`,
       action: 'secret.inject',
       subject,
@@ -170,7 +171,7 @@ export function boundOrAuditStray(
 }
 
 function elsewhere(ctx: Ctx, secret: string, subject: string, reason: string): void {
-  ctx.deps.audit({
+  recordAudit(ctx.deps, {
     actor: `agent:${ctx.agent}`,
     action: 'secret.sentinel_elsewhere',
     subject,

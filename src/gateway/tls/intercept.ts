@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../util/errors.ts';
 import { forwardWithCredentials } from '../credentials/forward.ts';
 import type { GatewayDeps } from '../types.ts';
+import { recordAudit } from '../audit.ts';
 
 /** Same limits as the endpoint's own server: a request line and headers, and time to send them. */
 const INNER_MAX_HEADER_BYTES = 16 * 1024;
@@ -83,7 +84,7 @@ export function interceptTls(socket: Duplex, target: InterceptTarget, ctx: Ctx, 
   });
   socket.on('close', () => secure.destroy());
   secure.on('close', () => socket.destroy());
-  ctx.deps.audit({
+  recordAudit(ctx.deps, {
     actor: `agent:${ctx.agent}`,
     action: 'egress.intercept',
     subject: `${target.host}:${target.port}`,
