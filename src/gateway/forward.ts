@@ -2,7 +2,7 @@
 // streamed both ways; redirects are passed back, never followed (the client's next request is judged anew).
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { relay } from './relay.ts';
 import type { EgressRequest } from '../policy/egress.ts';
 import type { Admission, EgressContext } from './egress-gate.ts';
 import { EGRESS_CONNECT_TIMEOUT_MS, EGRESS_IDLE_TIMEOUT_MS } from './egress.ts';
@@ -83,7 +83,7 @@ export function forwardHttp(
   });
   upReq.once('response', (upRes) => {
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardResponseHeaders(upRes.headers));
-    pipeline(upRes, res, (err) => {
+    relay(upRes, [], res, (err) => {
       if (err)
         ctx.deps.log.debug('egress response interrupted', { agent: ctx.agent, where, error: err.message });
     });
