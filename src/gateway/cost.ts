@@ -28,8 +28,25 @@ function score(key: string, qualified: boolean): number {
   return exact * 1_000_000 + key.replaceAll('*', '').length * 2 + (qualified ? 1 : 0);
 }
 
+// Budgets price every model call against the table; a table is replaced (never changed) when the config is
+// re-read, so the answers for one table object can be kept with it.
+const MEMO_LIMIT = 1024;
+const found = new WeakMap<PriceTable, Map<string, Price | undefined>>();
+
 /** The price of `provider:model`, or undefined when no key matches it. */
 export function findPrice(prices: PriceTable, provider: string, model: string): Price | undefined {
+  const full = `${provider}:${model}`;
+  let memo = found.get(prices);
+  if (memo === undefined) found.set(prices, (memo = new Map<string, Price | undefined>()));
+  if (memo.has(full)) return memo.get(full);
+  const price = searchPrice(prices, provider, model);
+  // model names come from the agent's requests: never let them grow this without bound
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(full, price);
+  return price;
+}
+
+function searchPrice(prices: PriceTable, provider: string, model: string): Price | undefined {
   const full = `${provider}:${model}`;
   let best: { price: Price; score: number } | undefined;
   for (const [key, price] of Object.entries(prices)) {
