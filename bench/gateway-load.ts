@@ -7,6 +7,7 @@ import { startOrigin } from './gateway-origin.ts';
 
 const Plan = z.object({
   socketPath: z.string(),
+  bareSocketPath: z.string(),
   latencyRequests: z.number().int().positive(),
   throughputMs: z.number().int().positive(),
   concurrency: z.number().int().positive(),
@@ -46,7 +47,24 @@ async function latency(a: Send, b: Send, n: number): Promise<[number[], number[]
   return out;
 }
 
-async function throughput(send: Send, concurrency: number, ms: number): Promise<number> {
+const lines = readline.createInterface({ input: process.stdin });
+const fromParent = lines[Symbol.asyncIterator]();
+
+/** Tells the parent a measured phase starts or ends, and waits for its answer (it samples its CPU time then). */
+async function mark(phase: string, requests?: number): Promise<void> {
+  process.stdout.write(
+    JSON.stringify({ mark: phase, ...(requests === undefined ? {} : { requests }) }) + '\n',
+  );
+  await fromParent.next();
+}
+
+async function throughput(
+  send: Send,
+  concurrency: number,
+  ms: number,
+  phase?: string,
+): Promise<{ rps: number; requests: number }> {
+  if (phase !== undefined) await mark(`${phase}:start`);
   const t0 = performance.now();
   let done = 0;
   const worker = async (): Promise<void> => {
@@ -56,7 +74,9 @@ async function throughput(send: Send, concurrency: number, ms: number): Promise<
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return done / ((performance.now() - t0) / 1000);
+  const rps = done / ((performance.now() - t0) / 1000);
+  if (phase !== undefined) await mark(`${phase}:end`, done);
+  return { rps, requests: done };
 }
 
 async function big(send: Send, repeats: number): Promise<{ ms: number[]; bytes: number }> {
@@ -74,13 +94,18 @@ async function main(): Promise<void> {
   const origin = await startOrigin();
   const { port } = origin;
   process.stdout.write(JSON.stringify({ port }) + '\n');
-  const lines = readline.createInterface({ input: process.stdin });
-  const first: string = await new Promise((resolve) => lines.once('line', resolve));
-  lines.close();
-  const plan = Plan.parse(JSON.parse(first));
+  const first = await fromParent.next();
+  if (first.done === true) throw new Error('no plan from the parent');
+  const plan = Plan.parse(JSON.parse(first.value));
   const tcp = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const unix = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const direct = { host: '127.0.0.1', port, agent: tcp };
+  const viaBare = (p: string) => ({
+    socketPath: plan.bareSocketPath,
+    agent: unix,
+    path: `http://127.0.0.1:${port}${p}`,
+    headers: { host: `127.0.0.1:${port}` },
+  });
   const viaProxy = (p: string) => ({
     socketPath: plan.socketPath,
     agent: unix,
@@ -98,10 +123,15 @@ async function main(): Promise<void> {
   });
   const pairs = {
     proxy: {
+      bare: sender(viaBare('/small')),
       small: [sender({ ...direct, path: '/small' }), sender(viaProxy('/small'))],
       big: [sender({ ...direct, path: '/big' }), sender(viaProxy('/big'))],
     },
     model: {
+      bare: sender(
+        { ...model(false), ...viaBare('/v1/messages'), headers: { ...json, host: `127.0.0.1:${port}` } },
+        model(false).body,
+      ),
       small: [
         sender({ ...direct, ...model(false) }, model(false).body),
         sender(
@@ -122,19 +152,19 @@ async function main(): Promise<void> {
   for (const [route, p] of Object.entries(pairs)) {
     const [d, g] = p.small;
     const [dl, gl] = await latency(d, g, plan.latencyRequests);
-    const rps = [
-      await throughput(d, plan.concurrency, plan.throughputMs),
-      await throughput(g, plan.concurrency, plan.throughputMs),
-    ];
+    const direct = await throughput(d, plan.concurrency, plan.throughputMs);
+    const bare = await throughput(p.bare, plan.concurrency, plan.throughputMs, `${route}.bare`);
+    const gateway = await throughput(g, plan.concurrency, plan.throughputMs, `${route}.gateway`);
     const [bd, bg] = p.big;
     const bigs = [await big(bd, plan.bigRepeats), await big(bg, plan.bigRepeats)];
     result[route] = {
       latencyMs: { direct: dl, gateway: gl },
-      rps: { direct: rps[0], gateway: rps[1] },
+      rps: { direct: direct.rps, bare: bare.rps, gateway: gateway.rps },
       big: { direct: bigs[0], gateway: bigs[1] },
     };
   }
   process.stdout.write(JSON.stringify(result) + '\n');
+  lines.close();
   tcp.destroy();
   unix.destroy();
   await origin.close();

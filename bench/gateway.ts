@@ -15,6 +15,7 @@ import { resolveHome } from '../src/config/home.ts';
 import { AgentConfig } from '../src/config/schema.ts';
 import { openHost } from '../src/host/open.ts';
 import { createLogger } from '../src/util/log.ts';
+import { startBareProxy } from './bare-proxy.ts';
 import { summarise } from './gateway-summary.ts';
 import type { GatewayBenchResult } from './gateway-summary.ts';
 import { LoadResult } from './gateway-summary.ts';
@@ -28,6 +29,7 @@ export const DEFAULT_GATEWAY_PLAN = {
 export type GatewayPlan = typeof DEFAULT_GATEWAY_PLAN;
 /** The whole run is bounded: counts above, and this for everything including start-up. */
 export const GATEWAY_BENCH_TIMEOUT_MS = 180_000;
+const Mark = z.object({ mark: z.string(), requests: z.number().int().optional() });
 const LOAD = fileURLToPath(new URL('./gateway-load.ts', import.meta.url));
 
 export async function runGatewayBench(opts: {
@@ -70,13 +72,34 @@ export async function runGatewayBench(opts: {
       opened.store.ensureAgent('bench');
       const socketPath = path.join(dir, 'gw.sock');
       const endpoint = await opened.gateway.attach({ agent: 'bench', sandboxId: 'bench', socketPath });
+      // the floor, in this process like the gateway, so both are measured by this process's CPU time
+      const bareSocketPath = path.join(dir, 'bare.sock');
+      const bare = await startBareProxy(bareSocketPath);
       opts.progress(
         `gateway: ${plan.latencyRequests} small requests each way, ${plan.throughputMs} ms of load at ${plan.concurrency} in flight, ${plan.bigRepeats}× 50 MB, per path`,
       );
-      child.stdin.write(JSON.stringify({ socketPath, ...plan }) + '\n');
-      const result = LoadResult.parse(await nextLine());
-      await endpoint.close();
-      return summarise(result, plan.concurrency);
+      child.stdin.write(JSON.stringify({ socketPath, bareSocketPath, ...plan }) + '\n');
+      // CPU time this process spends per request in each measured phase: a figure the machine's other load
+      // does not distort the way it distorts requests per second.
+      const cpuUsPerRequest: Record<string, number> = {};
+      let started = process.cpuUsage();
+      for (;;) {
+        const line = await nextLine();
+        const mark = Mark.safeParse(line);
+        if (!mark.success) {
+          const result = LoadResult.parse(line);
+          await endpoint.close();
+          await bare.close();
+          return summarise(result, plan.concurrency, cpuUsPerRequest);
+        }
+        const [phase = '', edge] = mark.data.mark.split(':');
+        if (edge === 'start') started = process.cpuUsage();
+        else {
+          const used = process.cpuUsage(started);
+          cpuUsPerRequest[phase] = (used.user + used.system) / Math.max(1, mark.data.requests ?? 1);
+        }
+        child.stdin.write('go\n');
+      }
     } finally {
       await opened.close();
     }

@@ -12,6 +12,9 @@ it('measures direct and gateway requests on both paths', { timeout: 120_000 }, a
     expect(path.small.n).toBe(20);
     expect(path.small.gateway.medianMs).toBeGreaterThan(0);
     expect(path.small.gateway.rps).toBeGreaterThan(0);
+    expect(path.small.bare.rps).toBeGreaterThan(0);
+    expect(path.small.bare.cpuUsPerRequest).toBeGreaterThan(0);
+    expect(path.small.gatewayCpuUsPerRequest).toBeGreaterThan(0);
     expect(path.big.bytes).toBeGreaterThanOrEqual(BIG_BYTES);
     expect(path.big.gateway.mbPerS).toBeGreaterThan(0);
   }
@@ -19,4 +22,5 @@ it('measures direct and gateway requests on both paths', { timeout: 120_000 }, a
   expect(text).toContain('plain-HTTP forwarding');
   expect(text).toContain('model route');
   expect(text.match(/50 MB streamed/g)).toHaveLength(2);
+  expect(text.match(/CPU per request/g)).toHaveLength(2);
 });
