@@ -101,6 +101,6 @@ export function formatGatewayBench(r: GatewayBenchResult): string {
     block('gateway, plain-HTTP forwarding (loopback origin, explicit IP:port rule)', r.proxy) +
     block('gateway, model route (key injection, metering, usage and audit write, budget check)', r.model) +
     'goal: under 1 ms added at the median, at least 5,000 small requests per second through the gateway\n' +
-    '(the bare Node proxy is the ceiling for any proxy in Node here; see docs/gateway-performance.md)\n'
+    '(the bare Node proxy is the ceiling for any proxy written in Node; see docs/gateway-performance.md)\n'
   );
 }
