@@ -26,18 +26,13 @@ if [ "${1:-}" = "--stop" ]; then
   exit 0
 fi
 
-if answers; then echo running; exit 0; fi
-[ "$(id -u)" -eq 0 ] || die "dockerd must be started as root: sudo $0"
-command -v dockerd >/dev/null || die "dockerd is missing: apt-get install -y docker.io"
-command -v curl >/dev/null || die "curl is missing: apt-get install -y curl"
-
-mkdir -p "$STATE_DIR"
 # gVisor as an optional runtime (`docker.runtime: runsc`); ptrace works in nested VMs where KVM hangs.
 runtimes='{}'
 if command -v runsc >/dev/null; then
-  runtimes="{\"runsc\": {\"path\": \"$(command -v runsc)\", \"runtimeArgs\": [\"--platform=ptrace\"]}}"
+  runtimes="{\"runsc\": {\"path\": \"$(command -v runsc)\", \"runtimeArgs\": [\"--platform=ptrace\", \"--network=none\"]}}"
 fi
-cat >"$STATE_DIR/daemon.json" <<EOF
+config=$(
+  cat <<EOF
 {
   "userns-remap": "default",
   "iptables": false,
@@ -46,6 +41,24 @@ cat >"$STATE_DIR/daemon.json" <<EOF
   "runtimes": $runtimes
 }
 EOF
+)
+
+if answers; then
+  # a daemon this script started from an older config (e.g. runsc without --network=none) is restarted
+  if [ -f "$PIDFILE" ] && [ "$(cat "/proc/$(cat "$PIDFILE")/comm" 2>/dev/null)" = "dockerd" ] &&
+    [ "$config" != "$(cat "$STATE_DIR/daemon.json" 2>/dev/null)" ]; then
+    "$0" --stop
+  else
+    echo running
+    exit 0
+  fi
+fi
+[ "$(id -u)" -eq 0 ] || die "dockerd must be started as root: sudo $0"
+command -v dockerd >/dev/null || die "dockerd is missing: apt-get install -y docker.io"
+command -v curl >/dev/null || die "curl is missing: apt-get install -y curl"
+
+mkdir -p "$STATE_DIR"
+printf '%s\n' "$config" >"$STATE_DIR/daemon.json"
 
 # setsid: the daemon outlives this script and the CI step's process group
 setsid dockerd --config-file "$STATE_DIR/daemon.json" --host "unix://$SOCKET" --pidfile "$PIDFILE" \

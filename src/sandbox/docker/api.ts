@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ContainerCreateBody, ExecCreateBody } from './create-body.ts';
 import type { DockerHttp } from './http.ts';
 import { DockerApiError } from './http.ts';
+import { CorralError } from '../../util/errors.ts';
 
 const Version = z.object({ Version: z.string(), ApiVersion: z.string() });
 const Info = z.object({
@@ -87,6 +88,23 @@ async function idempotent(p: Promise<unknown>, ...statuses: number[]): Promise<v
   }
 }
 
+/**
+ * gVisor registered with dockerd without `--network=none` tries to build its own network stack from the
+ * container's namespace and refuses; corral's containers have no network (the gateway is a socket), so say how
+ * to register it instead of passing the engine's words on.
+ */
+function explainStartError(err: unknown): unknown {
+  if (err instanceof DockerApiError && /network enabled in root network namespace/.test(err.message)) {
+    return new CorralError(
+      'docker-runsc-network',
+      `dockerd's runsc runtime tried to set up gVisor networking and refused (${err.message})`,
+      'register runsc with "runtimeArgs": ["--platform=ptrace", "--network=none"] in dockerd\'s daemon.json ' +
+        '(scripts/start-dockerd.sh does), then restart dockerd',
+    );
+  }
+  return err;
+}
+
 function labelFilter(labels: Record<string, string>): string {
   return JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
 }
@@ -140,7 +158,9 @@ export function createDockerApi(h: DockerHttp) {
       ).Id;
     },
     containerStart: (id: string): Promise<void> =>
-      idempotent(h.request('POST', `/containers/${id}/start`), 304),
+      idempotent(h.request('POST', `/containers/${id}/start`), 304).catch((err: unknown) => {
+        throw explainStartError(err);
+      }),
     containerInspect: async (idOrName: string): Promise<ContainerInfo | undefined> => {
       const r = await orMissing(h.request('GET', `/containers/${encodeURIComponent(idOrName)}/json`));
       return r === undefined ? undefined : json(Container, r.body);
