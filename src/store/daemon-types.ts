@@ -5,8 +5,13 @@ import type { MessageRow, MessageStatus, SessionRow } from './types.ts';
 /** Who a message comes from: a person through a channel, a scheduled task, or another agent. */
 export type MessageKind = 'user' | 'task' | 'agent';
 
-/** Where a reply goes besides the conversation itself (read with GET); more channels join this union. */
-export type ReplyTarget = { channel: 'webhook'; url: string };
+/**
+ * Where a reply goes besides the conversation itself (read with GET): a callback URL given to the API, or the
+ * chat of a channel adapter (`name` is the configured channel, e.g. a Telegram bot) the message came from.
+ */
+export type ReplyTarget =
+  | { channel: 'webhook'; url: string }
+  | { channel: 'chat'; name: string; chat: string; thread?: string; replyTo?: string };
 
 /** An inbound message as the queue sees it: the message row plus its session and delivery state. */
 export interface InboundRow {

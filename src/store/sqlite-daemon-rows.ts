@@ -21,6 +21,13 @@ const int = z.number().int();
 
 export const ReplyTargetSchema = z.discriminatedUnion('channel', [
   z.object({ channel: z.literal('webhook'), url: z.string() }),
+  z.object({
+    channel: z.literal('chat'),
+    name: z.string(),
+    chat: z.string(),
+    thread: z.string().optional(),
+    replyTo: z.string().optional(),
+  }),
 ]);
 
 export const InboundDb = z

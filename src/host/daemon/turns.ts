@@ -14,10 +14,32 @@ import type { EventBus } from './events.ts';
 
 const TOOL_INPUT_PREVIEW = 200;
 
-/** Where a message's reply or failure must be delivered besides the conversation: its webhook, if any. */
-export function deliveriesFor(m: InboundRow, body: Record<string, unknown>): OutboxInsert[] {
+/** Where a message's reply or failure must be delivered besides the conversation: its webhook or chat. */
+export function deliveriesFor(
+  m: InboundRow,
+  body: { status: 'done'; reply: string } | { status: 'failed'; error: string },
+): OutboxInsert[] {
   if (m.replyTo === null) return [];
   switch (m.replyTo.channel) {
+    case 'chat': {
+      const { name, chat, thread, replyTo } = m.replyTo;
+      const to = {
+        chat,
+        ...(thread === undefined ? {} : { thread }),
+        ...(replyTo === undefined ? {} : { replyTo }),
+      };
+      const text = body.status === 'done' ? body.reply : `Sorry, I could not answer that: ${body.error}`;
+      // the payload is a ChatDelivery (src/channels/types.ts); the adapter named `name` delivers it
+      return [
+        {
+          key: `reply:${m.id}`,
+          messageId: m.id,
+          channel: name,
+          target: chat,
+          payload: { to, text, status: body.status },
+        },
+      ];
+    }
     case 'webhook':
       return [
         {
