@@ -28,3 +28,19 @@ it('parses once per version and lets the loader explain a missing file', () => {
   expect(read(file)).toBe('two');
   expect(loads).toBe(3);
 });
+
+it('remembers the answer for an absent file until the file appears', () => {
+  const file = path.join(dir, 'policy.yaml');
+  let loads = 0;
+  const read = readWhenChanged((f) => {
+    loads++;
+    return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : 'default';
+  });
+  expect([read(file), read(file), read(file)]).toEqual(['default', 'default', 'default']);
+  expect(loads).toBe(1);
+  fs.writeFileSync(file, 'rules');
+  expect(read(file)).toBe('rules');
+  fs.rmSync(file);
+  expect(read(file)).toBe('default');
+  expect(loads).toBe(3);
+});

@@ -8,8 +8,9 @@ export function readWhenChanged<T>(load: (file: string) => T): (file: string) =>
     // lstat: the key only; the loader itself refuses symlinks and validates the content. A file that cannot
     // be stat'ed is left to the loader, whose error says what is wrong in the loader's own words.
     const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-    if (st === undefined) return load(file);
-    const key = `${st.ino}:${st.size}:${st.mtimeNs}`;
+    // An absent file is a state too (policy.yaml is optional): its loader's answer is remembered until the file
+    // appears, instead of running the loader on every request.
+    const key = st === undefined ? 'absent' : `${st.ino}:${st.size}:${st.mtimeNs}`;
     const hit = cache.get(file);
     if (hit?.key === key) return hit.value;
     const value = load(file);
