@@ -11,6 +11,7 @@ import { registerEgress } from './commands/egress.ts';
 import { registerImage } from './commands/image.ts';
 import { registerInit } from './commands/init.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerOperator } from './commands/operator.ts';
 import { registerProvider } from './commands/provider.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSecret } from './commands/secret.ts';
@@ -47,6 +48,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRun(program, ctx);
   registerAudit(program, ctx);
   registerApprovals(program, ctx);
+  registerOperator(program, ctx);
   registerEgress(program, ctx);
   registerUsage(program, ctx);
   registerImage(program, ctx);

@@ -6,7 +6,7 @@ import { compilePolicy, EMPTY_POLICY } from '../policy/policy.ts';
 import type { LoadedPolicy } from '../policy/policy.ts';
 import { CorralError, errorMessage } from '../util/errors.ts';
 import type { HomePaths } from './home.ts';
-import { PolicyFile, PolicyRule } from './policy.ts';
+import { OperatorEntry, PolicyFile, PolicyRule } from './policy.ts';
 import { parseYaml, readRegularFile } from './yaml-file.ts';
 
 const HEADER =
@@ -48,6 +48,24 @@ export function appendPolicyRule(file: string, rule: PolicyRule): void {
   if (!isMap(doc.contents)) throw new CorralError('config_invalid', `${file}: not a mapping`);
   const next = String(doc);
   readPolicyFileText(file, next); // what we write must load
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, next, { mode: 0o644, flag: 'wx' });
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Adds, replaces or (entry undefined) removes one operator, keeping the file's comments and layout. Like
+ * appendPolicyRule it refuses a file that does not parse, and checks that what it writes loads.
+ */
+export function setPolicyOperator(file: string, name: string, entry: OperatorEntry | undefined): void {
+  const text = readRegularFile(file) ?? HEADER;
+  readPolicyFileText(file, text);
+  const doc = parseDocument(text);
+  if (!isMap(doc.contents)) throw new CorralError('config_invalid', `${file}: not a mapping`);
+  if (entry === undefined) doc.deleteIn(['operators', name]);
+  else doc.setIn(['operators', name], doc.createNode(OperatorEntry.parse(entry), { flow: true }));
+  const next = String(doc);
+  readPolicyFileText(file, next);
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, next, { mode: 0o644, flag: 'wx' });
   fs.renameSync(tmp, file);

@@ -44,6 +44,7 @@ export const OperatorEntry = z
       .describe('sha256 (hex) of the bearer token this operator presents; the token itself is never stored'),
   })
   .strict();
+export type OperatorEntry = z.infer<typeof OperatorEntry>;
 
 export const PolicyFile = z
   .object({

@@ -1,8 +1,9 @@
 // GET/POST /v1/approvals: held actions with their complete payloads, and decisions on them. The caller is the
-// API token holder (an admin operator); decide() checks that principal may decide approvals.
+// authenticated operator (src/web/auth.ts); decide() checks that principal may decide approvals.
 import { z } from 'zod';
 import type { Approvals } from '../host/approvals.ts';
 import type { Principal } from '../policy/actions.ts';
+import { API_OPERATOR, callerOf } from './auth.ts';
 import type { Route } from './http-util.ts';
 import { HttpError, readJsonBody, sendJson } from './http-util.ts';
 
@@ -14,9 +15,6 @@ const Decide = z
   })
   .strict();
 const ID = /^ap-[0-9a-f]{8}$/;
-
-/** The bearer token is the API's one credential: its holder is an admin operator named `api`. */
-export const API_OPERATOR: Principal = { kind: 'operator', name: 'api', role: 'admin' };
 
 export function approvalRoutes(deps: {
   approvals: Approvals;
@@ -50,11 +48,12 @@ export function approvalRoutes(deps: {
       path: /^\/v1\/approvals\/([^/]+)$/,
       handler: async (req, res, [raw]) => {
         const approval = id(raw);
+        const by = callerOf(req) ?? who;
         const body = await readJsonBody(req, deps.maxBodyBytes ?? 16 * 1024, Decide);
         const row =
           body.decision === 'approve'
-            ? deps.approvals.approve(approval, who, { always: body.always === true })
-            : deps.approvals.deny(approval, who);
+            ? deps.approvals.approve(approval, by, { always: body.always === true })
+            : deps.approvals.deny(approval, by);
         sendJson(res, 200, row);
       },
     },

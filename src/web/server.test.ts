@@ -12,7 +12,9 @@ import { resolveHome } from '../config/home.ts';
 import { AgentConfig } from '../config/schema.ts';
 import { createAgentCatalog } from '../host/daemon/agent-catalog.ts';
 import { createEventBus } from '../host/daemon/events.ts';
+import { createIntake } from '../host/daemon/intake.ts';
 import { createMessageService } from '../host/daemon/messages.ts';
+import { openGovernance } from '../host/governance.ts';
 import { fakeSandboxes } from '../host/pool/fake-sandboxes.ts';
 import { createSandboxPool } from '../host/pool/sandbox-pool.ts';
 import { createRouter } from '../host/queue/router.ts';
@@ -20,6 +22,8 @@ import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import { systemClock } from '../util/clock.ts';
 import { silentLogger } from '../util/log.ts';
+import { approvalRoutes } from './approvals.ts';
+import { sha256Hex } from './auth.ts';
 import { createApiHandler } from './server.ts';
 
 const TOKEN = 'test-token-0123456789abcdefghijklmnopqrstuv';
@@ -29,6 +33,9 @@ let store: Store;
 let cleanup: () => void;
 let hold: Promise<void> = Promise.resolve();
 let draining = false;
+let policyFile = '';
+const VIEWER_TOKEN = 'viewer-token-0123456789abcdefghijklmnopqrs';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdefghijklmnopqrst';
 
 beforeEach(async () => {
   const home = resolveHome({ CORRAL_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'corral-api-')) });
@@ -71,10 +78,16 @@ beforeEach(async () => {
     fail: () => undefined,
   });
   const messages = createMessageService({ store, router, catalog, events, draining: () => draining });
+  policyFile = home.policyFile;
+  const gov = openGovernance(home, store);
+  const intake = createIntake({ gov, agent: (n) => catalog.get(n), messages, log: silentLogger });
   const handler = createApiHandler({
     token: TOKEN,
+    policy: gov.policy,
     log: silentLogger,
     messages,
+    intake,
+    extraRoutes: approvalRoutes({ approvals: gov.approvals }),
     events,
     metrics: () => 'corral_up 1\n',
     health: () => ({ status: 'ok' }),
@@ -216,6 +229,58 @@ describe('HTTP API', () => {
     ac.abort();
     expect(text).toMatch(/id: 1\nevent: message\.accepted\ndata: \{.*"messageId":"[^"]+"/);
     expect(text).toContain(`"text":"echo: sse"`);
+  });
+
+  it('admits operators of policy.yaml by token: a viewer reads, but any change is 403 naming the role', async () => {
+    fs.writeFileSync(
+      policyFile,
+      `version: 1\noperators:\n  vera: { role: viewer, tokenSha256: ${sha256Hex(VIEWER_TOKEN)} }\n` +
+        `  ada: { role: admin, tokenSha256: ${sha256Hex(ADMIN_TOKEN)} }\n`,
+    );
+    const as = (token: string, method = 'GET', p = '/healthz') =>
+      fetch(base + p, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: JSON.stringify({ text: 'hi' }) } : {}),
+      });
+    expect((await as(VIEWER_TOKEN)).status).toBe(200);
+    expect((await as(VIEWER_TOKEN, 'GET', '/v1/approvals')).status).toBe(200);
+    for (const p of ['/v1/agents/alpha/messages', '/v1/approvals/ap-00000000']) {
+      const r = await as(VIEWER_TOKEN, 'POST', p);
+      expect(r.status, p).toBe(403);
+      const text = JSON.stringify(await r.json());
+      expect(text).toContain('"code":"forbidden_role"');
+      expect(text).toContain('has role viewer');
+    }
+    const admin = await as(ADMIN_TOKEN, 'POST', '/v1/agents/alpha/messages');
+    expect(admin.status).toBe(202);
+    await waitDone(z(await admin.json()).id);
+    expect((await as(`${VIEWER_TOKEN}x`)).status).toBe(401);
+    // a broken policy admits nobody but the api-token holder
+    fs.writeFileSync(policyFile, 'version: 1\noperators: [\n');
+    expect((await as(ADMIN_TOKEN)).status).toBe(401);
+    expect((await get('/healthz')).status).toBe(200);
+  });
+
+  it('decides each message by policy: a deny rule answers 403 with the rule, an ask holds it', async () => {
+    fs.writeFileSync(
+      policyFile,
+      'version: 1\nrules:\n  - { id: no-api, effect: deny, action: message.send, principal: operator:api, resource: agent:alpha }\n',
+    );
+    const denied = await post('/v1/agents/alpha/messages', { text: 'x' });
+    expect(denied.status).toBe(403);
+    const text = JSON.stringify(await denied.json());
+    expect(text).toContain('"code":"policy_denied"');
+    expect(text).toContain('(rule no-api)');
+    fs.writeFileSync(
+      policyFile,
+      'version: 1\nrules:\n  - { id: check, effect: ask, action: message.send, principal: operator:api }\n',
+    );
+    const held = await post('/v1/agents/alpha/messages', { text: 'wait for me' });
+    expect(held.status).toBe(202);
+    const body: unknown = await held.json();
+    expect(JSON.stringify(body)).toMatch(/"status":"held","approval":"ap-[0-9a-f]{8}"/);
+    expect(store.listApprovals({ status: 'pending' })[0]?.payload).toMatchObject({ text: 'wait for me' });
   });
 
   it('serves health and Prometheus metrics', async () => {

@@ -1,18 +1,21 @@
 // The HTTP API (node:http, no framework: a handful of routes): messages in, their status and conversations out,
-// live events over SSE, health and Prometheus metrics. Every request needs the bearer token.
+// live events over SSE, health and Prometheus metrics. Every request needs the api-token or an operator's token
+// (src/web/auth.ts); a message is a `message.send` by that operator, decided by the policy (src/host/daemon/intake.ts).
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AgentName } from '../config/names.ts';
 import type { EventBus } from '../host/daemon/events.ts';
+import type { Intake } from '../host/daemon/intake.ts';
 import type { MessageService } from '../host/daemon/messages.ts';
 import { CorralError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { Route } from './http-util.ts';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.ts';
 import { streamEvents } from './sse.ts';
-import { bearerMatches } from './token.ts';
+import type { LoadedPolicy } from '../policy/policy.ts';
+import { API_OPERATOR, authenticateRequest, callerOf } from './auth.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 export const MAX_TEXT_CHARS = 100_000;
@@ -39,8 +42,12 @@ export const PostMessage = z
 
 export interface ApiDeps {
   token: string;
+  /** the operators (and their token digests) of policy.yaml */
+  policy?: () => LoadedPolicy;
   log: Logger;
   messages: MessageService;
+  /** decides each posted message (deny, hold for approval, or accept) */
+  intake: Intake;
   events: EventBus;
   metrics: () => string;
   health: () => Record<string, unknown>;
@@ -86,21 +93,38 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       handler: async (req, res, [name]) => {
         const agent = agentParam(name);
         const body = await readJsonBody(req, limit, PostMessage);
-        const m = deps.messages.accept({
+        const r = await deps.intake.submit(callerOf(req) ?? API_OPERATOR, {
           agent,
           channel: 'api',
           thread: body.thread ?? 'default',
           text: body.text,
           replyTo: body.callback === undefined ? null : { channel: 'webhook', url: body.callback },
         });
-        sendJson(
-          res,
-          202,
-          { id: m.id, status: m.status, ...(m.queue ? { queue: m.queue } : {}) },
-          {
-            location: `/v1/messages/${m.id}`,
-          },
-        );
+        switch (r.status) {
+          case 'denied':
+            throw new HttpError(
+              403,
+              'policy_denied',
+              `message refused: ${r.reason}${r.rule === undefined ? '' : ` (rule ${r.rule})`}`,
+              'an operator can change who may send in policy.yaml or the agent file (docs/governance.md)',
+            );
+          case 'held':
+            return sendJson(
+              res,
+              202,
+              { status: 'held', approval: r.approval, reason: r.reason },
+              { location: `/v1/approvals/${r.approval}` },
+            );
+          case 'accepted': {
+            const m = r.message;
+            return sendJson(
+              res,
+              202,
+              { id: m.id, status: m.status, ...(m.queue ? { queue: m.queue } : {}) },
+              { location: `/v1/messages/${m.id}` },
+            );
+          }
+        }
       },
     },
     {
@@ -148,16 +172,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
   ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!bearerMatches(req.headers.authorization, deps.token))
-      throw new HttpError(
-        401,
-        'unauthorized',
-        'missing or wrong bearer token',
-        'send Authorization: Bearer <$CORRAL_HOME/api-token>',
-        {
-          'www-authenticate': 'Bearer realm="corral"',
-        },
-      );
+    authenticateRequest(req, { apiToken: deps.token, ...(deps.policy ? { policy: deps.policy } : {}) });
     const url = new URL(req.url ?? '/', 'http://corral.invalid');
     let pathMatched = false;
     for (const route of routes) {

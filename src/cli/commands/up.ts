@@ -9,7 +9,6 @@ import type { LogLevel } from '../../util/log.ts';
 import { createLogger } from '../../util/log.ts';
 import { startApiServer } from '../../web/server.ts';
 import { approvalRoutes } from '../../web/approvals.ts';
-import { openGovernance } from '../../host/governance.ts';
 import { loadOrCreateApiToken, apiTokenFile } from '../../web/token.ts';
 import type { CliContext } from '../context.ts';
 
@@ -73,11 +72,13 @@ export function registerUp(program: Command, ctx: CliContext): void {
             host: opts.listen,
             port,
             token,
+            policy: daemon.gov.policy,
             log,
             messages: daemon.messages,
+            intake: daemon.intake,
             events: daemon.events,
             metrics: daemon.metrics,
-            extraRoutes: approvalRoutes({ approvals: openGovernance(ctx.home, daemon.store).approvals }),
+            extraRoutes: approvalRoutes({ approvals: daemon.gov.approvals }),
             health: () => ({
               status: daemon.draining() ? 'draining' : 'ok',
               agents: daemon.catalog.names().length,

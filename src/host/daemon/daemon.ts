@@ -18,6 +18,8 @@ import type { AgentCatalog } from './agent-catalog.ts';
 import { createAgentCatalog } from './agent-catalog.ts';
 import { createEventBus } from './events.ts';
 import { createMessageService } from './messages.ts';
+import { createIntake } from './intake.ts';
+import { openGovernance } from '../governance.ts';
 import { createDaemonMetrics } from './daemon-metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { recoverAfterCrash } from './recovery.ts';
@@ -165,6 +167,17 @@ export async function startDaemon(opts: DaemonOptions) {
     onAccepted: (m) => metrics.accepted(m),
   });
 
+  // every inbound message (API, channels) is decided by the policy first; held ones wait until stop()
+  const gov = openGovernance(home, store);
+  const held = new AbortController();
+  const intake = createIntake({
+    gov,
+    agent: (name) => catalog.get(name),
+    messages,
+    log,
+    signal: held.signal,
+  });
+
   for (const m of store.queuedMessages()) router.enqueue(m);
   outbox.kick();
   log.info('host ready', {
@@ -188,6 +201,9 @@ export async function startDaemon(opts: DaemonOptions) {
     });
   return {
     messages,
+    /** the policy-checked way in: channel adapters call intake.fromChannelUser() */
+    intake,
+    gov,
     events,
     router,
     pool,
@@ -203,6 +219,7 @@ export async function startDaemon(opts: DaemonOptions) {
     stop(graceMs = DEFAULT_GRACE_MS): Promise<void> {
       stopping ??= (async () => {
         draining = true;
+        held.abort();
         events.publish({ type: 'host.draining', graceMs });
         log.info('draining', { graceMs, running: router.running() });
         await router.drain(graceMs, graceSleep);
