@@ -35,6 +35,8 @@ export interface DaemonBenchResult {
   deliveredKeys: number;
   deliveries: number;
   failed: number;
+  /** why replies failed, grouped by the error text the host gave (numbers stripped), most frequent first */
+  failures: { reason: string; count: number }[];
   seconds: number;
   throughputPerS: number;
   latencyMs: { p50: number; p99: number; max: number };
@@ -59,7 +61,7 @@ export async function runDaemonBench(opts: {
   const plan = opts.plan ?? DAEMON_PLAN;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-bench-daemon-'));
   const model = await startModelServer();
-  const arrived = new Map<string, { at: number; status: unknown }>();
+  const arrived = new Map<string, { at: number; status: unknown; error: unknown }>();
   let deliveries = 0;
   let allIn: () => void = () => undefined;
   const everything = new Promise<void>((r) => (allIn = r));
@@ -72,7 +74,9 @@ export async function runDaemonBench(opts: {
       const parsed: unknown = JSON.parse(body);
       const status: unknown =
         typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'status') : undefined;
-      if (!arrived.has(key)) arrived.set(key, { at: performance.now(), status });
+      const error: unknown =
+        typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'error') : undefined;
+      if (!arrived.has(key)) arrived.set(key, { at: performance.now(), status, error });
       if (arrived.size >= plan.messages) allIn();
       res.writeHead(204).end();
     });
@@ -168,6 +172,7 @@ export async function runDaemonBench(opts: {
       deliveredKeys: [...arrived.keys()].filter((k) => sentAt.has(k)).length,
       deliveries,
       failed: [...arrived.values()].filter((a) => a.status !== 'done').length,
+      failures: groupFailures([...arrived.values()].filter((a) => a.status !== 'done')),
       seconds,
       throughputPerS: plan.messages / seconds,
       latencyMs: {
@@ -191,6 +196,16 @@ export async function runDaemonBench(opts: {
   }
 }
 
+function groupFailures(failed: { status: unknown; error: unknown }[]): { reason: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const f of failed) {
+    const text = typeof f.error === 'string' ? f.error : `status ${String(f.status)}`;
+    const reason = text.replace(/\d+/g, 'N').slice(0, 200);
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  }
+  return [...counts].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count);
+}
+
 export function formatDaemonBench(r: DaemonBenchResult): string {
   const p = r.plan;
   return (
@@ -198,6 +213,7 @@ export function formatDaemonBench(r: DaemonBenchResult): string {
     `  delivered once: ${r.deliveredKeys}/${r.accepted} (${r.deliveries} webhook POSTs, ${r.failed} failed)\n` +
     `  throughput ${r.throughputPerS.toFixed(1)} messages/s over ${r.seconds.toFixed(1)} s; sandboxes started ${r.sandboxesStarted}\n` +
     `  accept → reply delivered: p50 ${r.latencyMs.p50.toFixed(0)} ms, p99 ${r.latencyMs.p99.toFixed(0)} ms, max ${r.latencyMs.max.toFixed(0)} ms\n` +
-    `  host memory at the end: ${r.hostRssMiB.toFixed(0)} MiB RSS (peak ${r.hostPeakRssMiB.toFixed(0)} MiB)\n`
+    `  host memory at the end: ${r.hostRssMiB.toFixed(0)} MiB RSS (peak ${r.hostPeakRssMiB.toFixed(0)} MiB)\n` +
+    r.failures.map((f) => `  failed ×${f.count}: ${f.reason}\n`).join('')
   );
 }
