@@ -16,6 +16,7 @@ import { registerProvider } from './commands/provider.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSecret } from './commands/secret.ts';
 import { registerService } from './commands/service.ts';
+import { registerTask } from './commands/task.ts';
 import { registerUp } from './commands/up.ts';
 import { registerUsage } from './commands/usage.ts';
 import type { CliContext } from './context.ts';
@@ -55,6 +56,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerDoctor(program, ctx);
   registerBench(program, ctx);
   registerUp(program, ctx);
+  registerTask(program, ctx);
   registerLogs(program, ctx);
   registerService(program, ctx);
   return program;

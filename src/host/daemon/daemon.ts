@@ -25,6 +25,8 @@ import { createOutbox } from './outbox.ts';
 import { recoverAfterCrash } from './recovery.ts';
 import { defaultMaxPerAgent, defaultMaxSandboxes } from './sizing.ts';
 import { createTurnRunner, deliveriesFor } from './turns.ts';
+import { createScheduler, taskSource } from '../schedule/scheduler.ts';
+import { watchTaskChanges } from '../schedule/wake.ts';
 
 export interface DaemonOptions {
   home: HomePaths;
@@ -63,6 +65,7 @@ export async function startDaemon(opts: DaemonOptions) {
   loadConfig(home);
   const runDir = path.join(home.runDir, 'daemon');
   const metricsRef: { current?: ReturnType<typeof createDaemonMetrics> } = {};
+  const ended: { current?: (m: InboundRow) => void } = {};
   const catalogRef: { current?: AgentCatalog } = {};
   const opened = openHost(home, log, {
     ...(opts.isRoot === undefined ? {} : { isRoot: opts.isRoot }),
@@ -140,6 +143,7 @@ export async function startDaemon(opts: DaemonOptions) {
     events,
     onCommitted: (m, outcome, ms) => {
       metricsRef.current?.turnEnded(m, outcome, ms);
+      ended.current?.(m);
       outbox.kick();
     },
   });
@@ -152,6 +156,7 @@ export async function startDaemon(opts: DaemonOptions) {
       store.failMessage({ messageId: m.id, runId: null, error, outbox: failureDeliveries(m, error) });
       events.publish({ type: 'run.failed', agent: m.agent, messageId: m.id, error });
       metricsRef.current?.turnEnded(m, 'failed', undefined);
+      ended.current?.(m);
       outbox.kick();
     },
     ...(opts.quantum === undefined ? {} : { quantum: opts.quantum }),
@@ -180,6 +185,24 @@ export async function startDaemon(opts: DaemonOptions) {
 
   for (const m of store.queuedMessages()) router.enqueue(m);
   outbox.kick();
+  // each task runs in its own session of its agent (thread = the task id), through the same queue
+  const scheduler = createScheduler({
+    store,
+    clock,
+    log,
+    fire: (t) =>
+      messages.accept({
+        agent: t.agent,
+        channel: 'task',
+        thread: t.id,
+        text: t.prompt,
+        kind: 'task',
+        source: taskSource(t.id),
+      }).id,
+  });
+  ended.current = (m) => scheduler.ended(m);
+  scheduler.start();
+  const unwatchTasks = watchTaskChanges(home, log, () => scheduler.refresh());
   log.info('host ready', {
     maxSandboxes,
     maxPerAgent,
@@ -209,6 +232,7 @@ export async function startDaemon(opts: DaemonOptions) {
     pool,
     store,
     catalog,
+    scheduler,
     limits: { maxSandboxes, maxPerAgent },
     metrics: () => metrics.render(),
     draining: () => draining,
@@ -220,6 +244,8 @@ export async function startDaemon(opts: DaemonOptions) {
       stopping ??= (async () => {
         draining = true;
         held.abort();
+        scheduler.stop();
+        unwatchTasks();
         events.publish({ type: 'host.draining', graceMs });
         log.info('draining', { graceMs, running: router.running() });
         await router.drain(graceMs, graceSleep);
