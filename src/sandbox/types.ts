@@ -39,6 +39,13 @@ export interface LimitHit {
   message: string;
 }
 
+export interface LimitBehaviour {
+  /** 'sandbox': the whole sandbox ends at the memory limit (gVisor's sentry is one host process); default 'process' */
+  memoryHitEnds?: 'process' | 'sandbox';
+  /** false: forks beyond the limit fail inside, but the host cannot count the refusals (no limit event) */
+  processHitsReported?: boolean;
+}
+
 export interface HostIds {
   uid: number;
   gid: number;
@@ -146,6 +153,12 @@ export interface SandboxBackend {
   hostIdsFor?(perAgent: HostIds | undefined): Promise<HostIds | undefined>;
   /** For `corral doctor`: why a limit is kept by a weaker mechanism than this backend's best (or not at all). */
   limitNotes?(): Partial<Record<keyof SandboxLimits, string>>;
+  /**
+   * Where hitting a limit plays out differently from the default (the offending process alone is killed at the
+   * memory limit, and refused forks are reported as a limit event). Each difference must also be explained by
+   * limitNotes(); the limits contract checks the behaviour declared here instead of the default.
+   */
+  readonly limitBehaviour?: LimitBehaviour;
   /**
    * Each sandbox runs its own kernel (a virtual machine): root inside is root of that kernel, capabilities
    * included, and the hypervisor is the boundary. The self-test then checks that the kernel is not the host's

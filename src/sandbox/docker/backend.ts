@@ -10,6 +10,7 @@ import type {
   LimitMechanism,
   Sandbox,
   SandboxBackend,
+  SandboxLimits,
   SandboxRoot,
   SandboxSpec,
 } from '../types.ts';
@@ -65,6 +66,15 @@ interface Ctx {
   lock: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   applied: AppliedLimits;
   runDir: string;
+  runtime: string | undefined;
+}
+
+function sessionLimits(ctx: Ctx, spec: SandboxSpec) {
+  return {
+    limits: spec.limits,
+    memoryHitEndsSandbox: ctx.runtime === 'runsc',
+    ...(spec.diskQuota === true ? { diskQuotaDir: spec.workspaceDir } : {}),
+  };
 }
 
 /** Serialises the start/stop transitions of one container inside this process. */
@@ -94,10 +104,25 @@ function appliedLimits(
     maxProcesses: viaRuntime,
     maxOpenFiles: 'rlimit',
     maxFileBytes: 'rlimit',
-    // the host's volume bounds the workspace; the container's own layer lives in Docker's storage, which
-    // overlay2 cannot cap on ext4 (only on xfs with project quotas)
-    diskBytes: hostQuota ? 'quota' : 'none',
+    // the host's volume bounds the workspace (without it RLIMIT_FSIZE, one file at a time); the container's own
+    // layer lives in Docker's storage, which overlay2 cannot cap on ext4 (only on xfs with project quotas)
+    diskBytes: hostQuota ? 'quota' : 'rlimit',
   };
+}
+
+/** For `corral doctor` and the limits contract: what Docker keeps weaker, and what differs under runsc. */
+export function dockerLimitNotes(runtime: string | undefined): Partial<Record<keyof SandboxLimits, string>> {
+  const notes: Partial<Record<keyof SandboxLimits, string>> = {
+    diskBytes:
+      "the agent volume bounds the workspace (RLIMIT_FSIZE, one file at a time, without it); the container's own layer lives in Docker's storage and is not bounded on ext4",
+  };
+  if (runtime === 'runsc') {
+    notes.memoryBytes =
+      "Docker's cgroup holds the whole gVisor sandbox (its kernel, the sentry, counts ~40 MiB): reaching the limit ends the sandbox, not one process";
+    notes.maxProcesses =
+      "enforced inside gVisor's kernel (RLIMIT_NPROC, fork fails with EAGAIN; the pids cgroup is only a backstop); the refusals are not counted, so they are not reported as a limit hit";
+  }
+  return notes;
 }
 
 export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend {
@@ -151,6 +176,7 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
         lock,
         applied: appliedLimits(p, opts.runtime, spec.diskQuota === true),
         runDir: opts.runDir,
+        runtime: opts.runtime,
       };
       const root = spec.root ?? opts.defaultRoot;
       if (root === undefined) {
@@ -164,6 +190,10 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
       return spec.root === undefined ? startSession(ctx, spec, ref) : startInLayer(ctx, spec, ref);
     },
     reap: (runDir) => reap(api, log, home, createOwnerRecords(runDir)),
+    limitNotes: () => dockerLimitNotes(opts.runtime),
+    ...(opts.runtime === 'runsc'
+      ? { limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false } as const }
+      : {}),
     resetLayer: (agent, layerDir) =>
       lock(layerContainerName(home, agent), () =>
         resetLayer(
@@ -190,7 +220,7 @@ async function startSession(ctx: Ctx, spec: SandboxSpec, ref: string): Promise<S
       containerId: id,
       command: spec.command,
       env: spec.env,
-      limits: spec.limits,
+      ...sessionLimits(ctx, spec),
     });
     const containerId = id;
     return sandbox(ctx, spec, exec, async () => {
@@ -228,7 +258,7 @@ async function startInLayer(ctx: Ctx, spec: SandboxSpec, ref: string): Promise<S
         containerId,
         command: spec.command,
         env,
-        limits: spec.limits,
+        ...sessionLimits(ctx, spec),
       });
       return { id: containerId, exec: session };
     } catch (err) {

@@ -113,7 +113,7 @@ export async function createSessionContainer(
 }
 
 async function updateLimits(deps: ContainerDeps, c: ContainerInfo, limits: SandboxLimits): Promise<void> {
-  const want = updatableLimits(limits);
+  const want = updatableLimits(limits, deps.runtime);
   const have = c.HostConfig;
   if (have.Memory === want.Memory && have.NanoCpus === want.NanoCpus && have.PidsLimit === want.PidsLimit)
     return;

@@ -9,6 +9,7 @@ import {
   SANDBOX_RUNTIME_DIR,
   SANDBOX_WORKSPACE,
 } from '../../protocol/sandbox-env.ts';
+import { gvisorPidsLimit } from '../oci/gvisor.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { SandboxLimits } from '../types.ts';
 import { MIB } from '../types.ts';
@@ -186,11 +187,13 @@ export function containerCreateBody(plan: ContainerPlan, dockerSocket: string): 
         ReadOnly: m.readOnly,
         BindOptions: { Propagation: 'rprivate' },
       })),
-      ...updatableLimits(l),
+      ...updatableLimits(l, plan.runtime),
       Ulimits: [
         { Name: 'nofile', Soft: l.maxOpenFiles, Hard: l.maxOpenFiles },
         { Name: 'fsize', Soft: l.maxFileBytes, Hard: l.maxFileBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
+        // gVisor's kernel enforces the process limit inside (the host pids cgroup is only a backstop there)
+        ...(plan.runtime === 'runsc' ? [{ Name: 'nproc', Soft: l.maxProcesses, Hard: l.maxProcesses }] : []),
       ],
       RestartPolicy: { Name: 'no' },
       LogConfig: { Type: 'none', Config: {} },
@@ -200,7 +203,10 @@ export function containerCreateBody(plan: ContainerPlan, dockerSocket: string): 
 }
 
 /** The limits `POST /containers/{id}/update` can change on an existing container. */
-export function updatableLimits(l: SandboxLimits): {
+export function updatableLimits(
+  l: SandboxLimits,
+  runtime: string | undefined,
+): {
   Memory: number;
   MemorySwap: number;
   NanoCpus: number;
@@ -211,7 +217,9 @@ export function updatableLimits(l: SandboxLimits): {
     Memory: l.memoryBytes,
     MemorySwap: l.memoryBytes,
     NanoCpus: Math.round(l.cpus * 1e9),
-    PidsLimit: l.maxProcesses,
+    // under runsc the cgroup holds the sentry's own threads and, on ptrace, ~10 host tasks per process inside: a
+    // sentry that cannot make a thread crashes, so the host limit is a backstop and RLIMIT_NPROC the agent's limit
+    PidsLimit: runtime === 'runsc' ? gvisorPidsLimit(l.maxProcesses) : l.maxProcesses,
   };
 }
 

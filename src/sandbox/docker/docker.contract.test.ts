@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../util/log.ts';
 import { runSandboxContract } from '../backend.contract.ts';
 import { describeLayerContract } from '../layer.contract.ts';
+import { runLimitsContract } from '../limits.contract.ts';
 import { dropLayerContainer, homeId, LABEL } from './containers.ts';
 import { selfTest } from '../self-test.ts';
 import { createDockerBackend } from './backend.ts';
@@ -69,6 +70,11 @@ describe.skipIf(daemon.skip !== undefined)(`docker ${daemon.skip ?? ''}`, () => 
   dockerEscapeCases(daemon, backend);
   dockerLimitCases(daemon, backend);
   dockerReapCases(daemon, backend);
+  // a home of its own: the contract's reap() between cases must not touch the cases above
+  const limitsHome = path.join(home, 'limits-home');
+  runLimitsContract('docker', () => backend({ homeDir: limitsHome, runDir: path.join(limitsHome, 'run') }), {
+    hostIds: daemon.root,
+  });
 });
 
 const noRunsc =
@@ -76,4 +82,10 @@ const noRunsc =
 describe.skipIf(noRunsc !== undefined)(`docker with gVisor ${noRunsc ?? ''}`, () => {
   runSandboxContract('docker+runsc', () => backend({ runtime: 'runsc' }), daemon.root);
   dockerEscapeCases(daemon, (s) => backend({ ...s, runtime: 'runsc' }), { gvisor: true });
+  const limitsHome = path.join(home, 'limits-runsc-home');
+  runLimitsContract(
+    'docker+runsc',
+    () => backend({ homeDir: limitsHome, runDir: path.join(limitsHome, 'run'), runtime: 'runsc' }),
+    { hostIds: daemon.root, searchableVolume: true },
+  );
 });

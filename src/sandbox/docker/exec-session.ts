@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { Logger } from '../../util/log.ts';
 import type { LimitHit, SandboxExit, SandboxLimits } from '../types.ts';
-import { MIB } from '../types.ts';
+import { limitHit } from '../limit-hit.ts';
+import { diskFull, diskHit } from '../disk-usage.ts';
 import type { DockerApi } from './api.ts';
 import { execCreateBody } from './create-body.ts';
 import { demultiplex } from './demux.ts';
@@ -29,11 +30,8 @@ export interface ExecSession {
   close(): void;
 }
 
-export function memoryHit(limits: SandboxLimits): LimitHit {
-  return {
-    limit: 'memoryBytes',
-    message: `memory limit ${Math.round(limits.memoryBytes / MIB)} MiB reached; the process was stopped`,
-  };
+export function memoryHit(limits: SandboxLimits, wholeSandbox = false): LimitHit {
+  return limitHit('memoryBytes', limits, wholeSandbox ? 'the sandbox was stopped' : undefined);
 }
 
 async function exitCode(api: DockerApi, execId: string): Promise<number | null> {
@@ -50,7 +48,16 @@ async function exitCode(api: DockerApi, execId: string): Promise<number | null> 
 export async function startExecSession(
   api: DockerApi,
   log: Logger,
-  opts: { containerId: string; command: string[]; env: Record<string, string>; limits: SandboxLimits },
+  opts: {
+    containerId: string;
+    command: string[];
+    env: Record<string, string>;
+    limits: SandboxLimits;
+    /** runsc: the container's cgroup holds gVisor's kernel, so a memory hit ends the whole sandbox */
+    memoryHitEndsSandbox?: boolean;
+    /** the workspace is on a volume of the disk limit: a full volume is reported */
+    diskQuotaDir?: string;
+  },
 ): Promise<ExecSession> {
   const events = new AbortController();
   // OOM kills from two sources: Docker's events (any cgroup layout) and the cgroup's own counter (read when
@@ -61,6 +68,7 @@ export async function startExecSession(
     Math.max(oomEvents, oomBase === undefined ? 0 : (oomKillCount(opts.containerId) ?? oomBase) - oomBase);
   let reportedOoms = 0;
   let pidsSeen = pidsLimitCount(opts.containerId);
+  let diskWasFull = false;
   const subscribed = await api.containerEvents(opts.containerId, events.signal, (action) => {
     if (action === 'oom') oomEvents += 1;
   });
@@ -90,11 +98,15 @@ export async function startExecSession(
   const exited = new Promise<SandboxExit>((resolve) => {
     socket.once('close', () => {
       void exitCode(api, execId).then((code) => {
-        const oomDuringSession = ooms() > 0;
+        const oomDuringSession = ooms() > reportedOoms;
+        const ended = opts.memoryHitEndsSandbox === true || code === SIGKILL_STATUS;
+        if (oomDuringSession && ended) reportedOoms = ooms();
         resolve({
           code,
           signal: null,
-          ...(oomDuringSession && code === SIGKILL_STATUS ? { limitHit: memoryHit(opts.limits) } : {}),
+          ...(oomDuringSession && ended
+            ? { limitHit: memoryHit(opts.limits, opts.memoryHitEndsSandbox) }
+            : {}),
         });
       });
     });
@@ -109,7 +121,11 @@ export async function startExecSession(
     exited,
     takeLimitHits() {
       const hits: LimitHit[] = [];
-      for (const n = ooms(); reportedOoms < n; reportedOoms += 1) hits.push(memoryHit(opts.limits));
+      for (const n = ooms(); reportedOoms < n; reportedOoms += 1)
+        hits.push(memoryHit(opts.limits, opts.memoryHitEndsSandbox));
+      const full = opts.diskQuotaDir !== undefined && diskFull(opts.diskQuotaDir);
+      if (full && !diskWasFull) hits.push(diskHit(opts.limits));
+      diskWasFull = full;
       const pids = pidsLimitCount(opts.containerId);
       if (pids !== undefined && pidsSeen !== undefined && pids > pidsSeen) {
         hits.push({

@@ -10,14 +10,22 @@ import type { LayerPool } from '../layer/pool.ts';
 import { createLayerPool } from '../layer/pool.ts';
 import { reapLayers } from '../layer/reap.ts';
 import { dropLayer } from '../layer/reset.ts';
-import type { AppliedLimits, Availability, Sandbox, SandboxBackend, SandboxSpec } from '../types.ts';
-import { prepareBundle, removeBundleDir } from './bundle.ts';
+import type {
+  AppliedLimits,
+  Availability,
+  LimitBehaviour,
+  Sandbox,
+  SandboxBackend,
+  SandboxLimits,
+  SandboxSpec,
+} from '../types.ts';
+import { bundlePaths, prepareBundle, removeBundleDir } from './bundle.ts';
 import type { CgroupMode } from './cgroup.ts';
 import { createLimitedCgroup, detectCgroups, removeCgroup, swapLimitable } from './cgroup.ts';
 import { cgroupsPathOf, checkSandboxId, CPU_PERIOD_US, ociConfig } from './config.ts';
 import type { OciRuntimeKind } from './config.ts';
 import type { RuntimeCommands } from './container.ts';
-import { runTool, startContainer } from './container.ts';
+import { readPidFrom, runTool, startContainer } from './container.ts';
 
 /** What differs between runc and runsc. */
 export interface Flavour {
@@ -34,6 +42,9 @@ export interface Flavour {
   ownCgroup: boolean;
   pidsLimit(maxProcesses: number): number;
   applied(mode: CgroupMode, spec: SandboxSpec): AppliedLimits;
+  /** for `corral doctor`: limits kept by a weaker mechanism, or that behave differently (see limitBehaviour) */
+  limitNotes(mode: CgroupMode): Partial<Record<keyof SandboxLimits, string>>;
+  limitBehaviour?: LimitBehaviour;
 }
 
 export interface OciBackendDeps {
@@ -132,6 +143,12 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
       applied: flavour.applied(mode, spec),
       cgroups: mode,
       cgroupsPath,
+      readPid: () =>
+        readPidFrom(bundlePaths(bundle.dir).pid) ??
+        (flavour.kind === 'runc'
+          ? readPidFrom(path.join(dirs.state, spec.sandboxId, 'state.json'))
+          : undefined),
+      ...(spec.diskQuota === true ? { diskQuota: { workspaceDir: spec.workspaceDir } } : {}),
       log,
       cleanup: async () => {
         const deleted = await runTool(cmds.delete);
@@ -177,5 +194,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
     start,
     reap,
     resetLayer: (_agent, layerDir) => dropLayer(layerDir),
+    limitNotes: () => flavour.limitNotes(mode),
+    ...(flavour.limitBehaviour === undefined ? {} : { limitBehaviour: flavour.limitBehaviour }),
   };
 }

@@ -44,6 +44,8 @@ export function bundlePaths(dir: string) {
     ca: path.join(dir, 'ca-certificates.crt'),
     mnt: path.join(dir, 'mnt'),
     netns: path.join(dir, 'netns'),
+    /** the runtime writes the container's host pid here (runc: its init; runsc: the sandbox process) */
+    pid: path.join(dir, 'container.pid'),
   };
 }
 
@@ -63,7 +65,7 @@ export async function removeBundleDir(dir: string): Promise<void> {
   if (!fs.existsSync(dir)) return removeOwner(dir);
   await unmountUnder(dir);
   const p = bundlePaths(dir);
-  for (const f of [p.config, p.ca, p.netns, ...OCI_ETC_FILES.map((n) => path.join(p.etc, n))])
+  for (const f of [p.config, p.ca, p.netns, p.pid, ...OCI_ETC_FILES.map((n) => path.join(p.etc, n))])
     fs.rmSync(f, { force: true });
   if (fs.existsSync(p.mnt)) for (const name of fs.readdirSync(p.mnt)) rmdirIfThere(path.join(p.mnt, name));
   for (const d of [p.etc, p.mnt, p.rootfs, dir]) rmdirIfThere(d);

@@ -1,11 +1,13 @@
 // One running OCI container as a Sandbox: the runtime's foreground process carries the control stream on its
 // stdio; its exit is read together with the cgroup's limit counters, then everything is taken down.
 import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import type { Logger } from '../../util/log.ts';
 import type { AppliedLimits, LimitHit, Sandbox, SandboxExit, SandboxLimits } from '../types.ts';
 import type { CgroupMode, LimitCounters } from './cgroup.ts';
 import { readCounters } from './cgroup.ts';
 import { limitHit } from '../limit-hit.ts';
+import { diskFull, diskHit } from '../disk-usage.ts';
 
 /** after `kill`, how long the runtime may take to report the container gone before its own process is killed */
 const STOP_GRACE_MS = 5_000;
@@ -31,6 +33,10 @@ export interface ContainerOptions {
   applied: AppliedLimits;
   cgroups: CgroupMode;
   cgroupsPath: string;
+  /** the container's host pid once the runtime has created it (runc: its init; runsc: the sandbox process) */
+  readPid?: () => number | undefined;
+  /** the workspace sits on a volume of the disk limit: a full volume is reported as a disk limit hit */
+  diskQuota?: { workspaceDir: string };
   /** after the runtime's process is gone: delete the container, its cgroup and its bundle */
   cleanup: () => Promise<void>;
   log: Logger;
@@ -47,6 +53,26 @@ export function countersToHits(
   if (now.oomKills > before.oomKills) hits.push(limitHit('memoryBytes', limits, memoryConsequence));
   if (now.pidsRefused > before.pidsRefused) hits.push(limitHit('maxProcesses', limits));
   return hits;
+}
+
+/** A pid the runtime wrote: a plain number (--pid-file), or runc's state.json with init_process_pid. */
+export function readPidFrom(file: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined; // not created yet
+  }
+  let n = Number(text);
+  if (text.startsWith('{')) {
+    try {
+      const state: unknown = JSON.parse(text);
+      n = typeof state === 'object' && state !== null ? Number(Reflect.get(state, 'init_process_pid')) : NaN;
+    } catch {
+      return undefined; // being written
+    }
+  }
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 export function runTool(argv: string[]): Promise<{ ok: boolean; out: string }> {
@@ -69,6 +95,8 @@ export function startContainer(opts: ContainerOptions): Sandbox {
   const zero: LimitCounters = { oomKills: 0, pidsRefused: 0 };
   let seen = zero;
   let stopRequested = false;
+  /** hits read from the cgroup as the container ended (it is deleted right after), for the next limitEvents() */
+  const pending: LimitHit[] = [];
 
   const exited = new Promise<SandboxExit>((resolve) => {
     let settled = false;
@@ -83,6 +111,11 @@ export function startContainer(opts: ContainerOptions): Sandbox {
           ? []
           : countersToHits(seen, final, opts.limits, 'the sandbox was stopped');
       const limitHit = hits.find((h) => h.limit === 'memoryBytes');
+      // what happened to processes inside before the end, still unread: limitEvents() reports it after the exit
+      if (final !== undefined && limitHit === undefined) {
+        pending.push(...countersToHits(seen, final, opts.limits));
+        seen = final;
+      }
       void opts
         .cleanup()
         .catch((err: unknown) =>
@@ -114,18 +147,30 @@ export function startContainer(opts: ContainerOptions): Sandbox {
     return stopping;
   };
 
+  let pid: number | undefined;
+  const readPid = (): number | undefined => (pid ??= opts.readPid?.());
+  let diskWasFull = false;
+
   return {
     id: opts.id,
+    get pid() {
+      return readPid();
+    },
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,
     exited,
     appliedLimits: opts.applied,
     limitEvents() {
+      const hits = pending.splice(0);
       const now = readCounters(opts.cgroups, opts.cgroupsPath);
-      if (now === undefined) return Promise.resolve([]);
-      const hits = countersToHits(seen, now, opts.limits);
-      seen = now;
+      if (now !== undefined) {
+        hits.push(...countersToHits(seen, now, opts.limits));
+        seen = now;
+      }
+      const full = opts.diskQuota !== undefined && diskFull(opts.diskQuota.workspaceDir);
+      if (full && !diskWasFull) hits.push(diskHit(opts.limits));
+      diskWasFull = full;
       return Promise.resolve(hits);
     },
     stop,

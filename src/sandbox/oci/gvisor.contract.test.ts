@@ -2,6 +2,7 @@
 import { afterAll, describe } from 'vitest';
 import { silentLogger } from '../../util/log.ts';
 import { runSandboxContract } from '../backend.contract.ts';
+import { runLimitsContract } from '../limits.contract.ts';
 import { createGvisorBackend } from './gvisor.ts';
 import { baseImage, ociSkipReason, tempRunDir, removeRunDir } from './testing.ts';
 
@@ -16,4 +17,8 @@ describe.skipIf(skip !== undefined)(`gvisor${skip === undefined ? '' : ` (skippe
     { uid: 1_500_000_996, gid: 1_500_000_996 },
     baseImage && { dir: baseImage.rootfs, id: baseImage.id },
   );
+  runLimitsContract('gvisor', () => createGvisorBackend({ log: silentLogger, runDir }), {
+    hostIds: { uid: 1_500_000_986, gid: 1_500_000_986 },
+    ...(baseImage && { image: { dir: baseImage.rootfs, id: baseImage.id } }),
+  });
 });

@@ -2,9 +2,10 @@
 // kernel (the sentry) instead of the host's. Platform: systrap where the build has it, else ptrace; KVM only
 // when configured, since it hangs in nested VMs.
 import { installHint } from '../bwrap/probe.ts';
-import type { AppliedLimits, Availability, SandboxBackend } from '../types.ts';
+import type { AppliedLimits, Availability, SandboxBackend, SandboxLimits } from '../types.ts';
 import type { OciBackendDeps } from './backend.ts';
 import { createOciBackend } from './backend.ts';
+import { bundlePaths } from './bundle.ts';
 import type { CgroupMode } from './cgroup.ts';
 import { detectCgroups } from './cgroup.ts';
 import { runTool } from './container.ts';
@@ -58,6 +59,18 @@ export function gvisorApplied(mode: CgroupMode, diskQuota: boolean): AppliedLimi
   };
 }
 
+/** What differs on gVisor, for `corral doctor` and the limits contract (which checks exactly this behaviour). */
+export function gvisorLimitNotes(mode: CgroupMode): Partial<Record<keyof SandboxLimits, string>> {
+  const cg = mode.kind === 'v1' ? 'cgroup v1' : mode.kind === 'v2' ? 'cgroup v2' : 'no cgroup';
+  return {
+    memoryBytes: `${cg} on the whole gVisor sandbox (its kernel, the sentry, is one host process and counts ~40 MiB): reaching the limit ends the sandbox, not one process`,
+    maxProcesses:
+      "enforced inside gVisor's kernel (RLIMIT_NPROC, fork fails with EAGAIN); the host cannot count the refusals, so they are not reported as a limit hit",
+    diskBytes:
+      'without the agent volume (corral as root with mkfs.ext4 and loop devices), the file size limit inside gVisor bounds one file at a time',
+  };
+}
+
 export interface GvisorDeps extends OciBackendDeps {
   /** corral.yaml `gvisor.platform`; unset: systrap or ptrace, whichever this runsc has */
   platform?: GvisorPlatform;
@@ -108,7 +121,7 @@ export function createGvisorBackend(deps: GvisorDeps): SandboxBackend {
       async commands(state, bundle, id) {
         const g = await globals(state);
         return {
-          run: [...g, 'run', '--bundle', bundle, id],
+          run: [...g, 'run', '--pid-file', bundlePaths(bundle).pid, '--bundle', bundle, id],
           kill: [...g, 'kill', id, 'KILL'],
           delete: [...g, 'delete', '--force', id],
         };
@@ -121,6 +134,8 @@ export function createGvisorBackend(deps: GvisorDeps): SandboxBackend {
       stage: true,
       ownCgroup: true,
       pidsLimit: gvisorPidsLimit,
+      limitNotes: gvisorLimitNotes,
+      limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false },
       applied: (m, spec) => gvisorApplied(m, spec.diskQuota === true),
     },
     { ...deps, cgroups: mode },

@@ -1,9 +1,10 @@
 // The `runc` backend: the OCI bundle run by runc (crun on cgroup-v2-only hosts, where it is installed), in
 // namespaces of the host kernel with a seccomp filter, no capabilities and the agent's own unprivileged uid.
 import { installHint } from '../bwrap/probe.ts';
-import type { AppliedLimits, Availability, SandboxBackend } from '../types.ts';
+import type { AppliedLimits, Availability, SandboxBackend, SandboxLimits } from '../types.ts';
 import type { OciBackendDeps } from './backend.ts';
 import { createOciBackend } from './backend.ts';
+import { bundlePaths } from './bundle.ts';
 import type { CgroupMode } from './cgroup.ts';
 import { detectCgroups } from './cgroup.ts';
 import { runTool } from './container.ts';
@@ -34,6 +35,20 @@ export function runcApplied(mode: CgroupMode, diskQuota: boolean): AppliedLimits
     // without a volume of its size, one file at a time (RLIMIT_FSIZE) is all that holds
     diskBytes: diskQuota ? 'quota' : 'rlimit',
   };
+}
+
+export function runcLimitNotes(mode: CgroupMode): Partial<Record<keyof SandboxLimits, string>> {
+  const notes: Partial<Record<keyof SandboxLimits, string>> = {
+    diskBytes:
+      'without the agent volume (corral as root with mkfs.ext4 and loop devices), RLIMIT_FSIZE bounds one file at a time',
+  };
+  if (mode.kind === 'none') {
+    const why = 'no cgroup hierarchy with a memory controller is mounted';
+    notes.memoryBytes = why;
+    notes.cpus = why;
+    notes.maxProcesses = `${why}; RLIMIT_NPROC on the agent's uid instead (refusals are not reported)`;
+  }
+  return notes;
 }
 
 async function probeRunc(binary: OciRuntimeBinary, mode: CgroupMode): Promise<Availability> {
@@ -72,7 +87,18 @@ export function createRuncBackend(deps: OciBackendDeps): SandboxBackend {
         const bin = await pick();
         return {
           // --keep: the stopped container keeps its cgroup until `delete`, so its OOM counter can be read
-          run: [bin, '--root', state, 'run', '--keep', '--bundle', bundle, id],
+          run: [
+            bin,
+            '--root',
+            state,
+            'run',
+            '--keep',
+            '--pid-file',
+            bundlePaths(bundle).pid,
+            '--bundle',
+            bundle,
+            id,
+          ],
           kill: [bin, '--root', state, 'kill', id, 'KILL'],
           delete: [bin, '--root', state, 'delete', '--force', id],
         };
@@ -85,6 +111,7 @@ export function createRuncBackend(deps: OciBackendDeps): SandboxBackend {
       stage: false,
       ownCgroup: false,
       pidsLimit: (n) => n,
+      limitNotes: runcLimitNotes,
       applied: (m, spec) => runcApplied(m, spec.diskQuota === true),
     },
     { ...deps, cgroups: mode },

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { microvmTestOptions } from '../../../test/fixtures/microvm.ts';
 import { createBwrapBackend } from '../bwrap/backend.ts';
 import { createMicrovmBackend } from '../microvm/backend.ts';
+import { createGvisorBackend } from '../oci/gvisor.ts';
+import { createRuncBackend } from '../oci/runc.ts';
 import { silentLogger } from '../../util/log.ts';
 import type { SandboxBackend } from '../types.ts';
 import { contractSpec } from './spec.ts';
@@ -13,6 +15,8 @@ import { contractSpec } from './spec.ts';
 const FACTORIES: Record<string, (runDir: string) => SandboxBackend> = {
   bwrap: (runDir) => createBwrapBackend({ log: silentLogger, runDir }),
   'bwrap+image': (runDir) => createBwrapBackend({ log: silentLogger, runDir }),
+  runc: (runDir) => createRuncBackend({ log: silentLogger, runDir }),
+  gvisor: (runDir) => createGvisorBackend({ log: silentLogger, runDir }),
   microvm: (runDir) => createMicrovmBackend({ log: silentLogger, runDir, ...microvmTestOptions() }),
 };
 
