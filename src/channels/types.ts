@@ -45,7 +45,11 @@ export type IntakeResult =
 
 /** The host's side of an adapter: where inbound messages go. */
 export interface ChannelSink {
-  /** Commits the message for every bound agent whose trigger it meets. Never throws for bad input. */
+  /**
+   * Commits the message for every bound agent whose trigger it meets. Never throws for bad input (that is
+   * `ignored` or `refused`); throws only when the host cannot take it now (it is stopping), so the adapter
+   * does not acknowledge it and the platform offers it again.
+   */
   receive(m: InboundMessage): Promise<IntakeResult>;
 }
 

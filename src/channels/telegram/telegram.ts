@@ -1,0 +1,280 @@
+// The Telegram channel through grammY's Api client: long polling (getUpdates with offset and timeout), an update
+// confirmed only after the host committed it, pairing by /pair CODE, replies split at 4096 characters, files as
+// documents, "typing…" while a turn runs. Errors never escape start(): they show in status() and are retried.
+import { AbortController as ShimAbortController } from 'abort-controller';
+import { Api, GrammyError, HttpError, InputFile } from 'grammy';
+import type { OutboxRow } from '../../store/daemon-types.ts';
+import { errorMessage } from '../../util/errors.ts';
+import type { Logger } from '../../util/log.ts';
+import { createStatus, sleep } from '../status.ts';
+import type { ChannelAdapter, ChannelSink, ChatAddress, InboundMessage } from '../types.ts';
+import { parseChatDelivery, PermanentDeliveryError, reconnectDelayMs, splitText } from '../types.ts';
+import type { BotIdentity } from './updates.ts';
+import { parseUpdate } from './updates.ts';
+
+export const TELEGRAM_TEXT_LIMIT = 4096;
+export const POLL_TIMEOUT_SECONDS = 30;
+/** A 429 asking to wait longer than this is handed back to the outbox's own backoff. */
+export const MAX_RATE_LIMIT_WAIT_MS = 60_000;
+const MAX_RATE_LIMIT_RETRIES = 3;
+/** At most one refusal notice per chat in this window, so a stranger cannot make the bot spam. */
+const NOTICE_INTERVAL_MS = 60_000;
+
+export const UNPAIRED_NOTICE =
+  'This bot is not paired yet. Its operator got a pairing code from `corral channel add telegram`; send /pair CODE.';
+export const PAIRED_NOTICE = 'Paired: this chat now owns the bot.';
+export const WRONG_CODE_NOTICE = 'That pairing code is not valid.';
+
+export interface TelegramPairing {
+  paired(): boolean;
+  /** true when `code` is the one-time code, which is used up by this call (the sender becomes the owner) */
+  claim(code: string, owner: { chat: string; sender: string }): boolean;
+}
+
+export interface TelegramOptions {
+  name: string;
+  token: string;
+  log: Logger;
+  pairing: TelegramPairing;
+  apiRoot?: string;
+  pollTimeoutSeconds?: number;
+  /** delay before reconnect number `failures` (tests shorten it) */
+  backoff?: (failures: number) => number;
+  now?: () => Date;
+}
+
+const TOKEN_FIX =
+  'the bot token was rejected (revoked?): get a new one from @BotFather, then run ' +
+  '`corral channel add telegram NAME --replace` and restart corral up';
+
+/**
+ * grammY types its signals with the abort-controller shim it depends on: one shim signal per native signal
+ * (which are long-lived: the adapter's and the outbox's), aborted with it.
+ */
+const shims = new WeakMap<AbortSignal, ShimAbortController['signal']>();
+function grammySignal(signal: AbortSignal): ShimAbortController['signal'] {
+  let shim = shims.get(signal);
+  if (shim === undefined) {
+    const c = new ShimAbortController();
+    if (signal.aborted) c.abort();
+    else signal.addEventListener('abort', () => c.abort(), { once: true });
+    shim = c.signal;
+    shims.set(signal, shim);
+  }
+  return shim;
+}
+
+function retryAfterMs(err: unknown): number | undefined {
+  if (!(err instanceof GrammyError) || err.error_code !== 429) return undefined;
+  return (err.parameters.retry_after ?? 1) * 1000;
+}
+
+const tokenRejected = (err: unknown): boolean =>
+  err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404);
+
+export function createTelegramChannel(
+  opts: TelegramOptions,
+): ChannelAdapter & { bot(): BotIdentity | undefined } {
+  const { name, log } = opts;
+  const api = new Api(opts.token, opts.apiRoot === undefined ? {} : { apiRoot: opts.apiRoot });
+  const status = createStatus(name, 'telegram', opts.now);
+  const backoff = opts.backoff ?? ((n: number) => reconnectDelayMs(n));
+  const pollTimeout = opts.pollTimeoutSeconds ?? POLL_TIMEOUT_SECONDS;
+  /** parts of a long reply already sent, by outbox key, so a retry after a 429 does not repeat them */
+  const progress = new Map<string, number>();
+  const lastNotice = new Map<string, number>();
+  let bot: BotIdentity | undefined;
+
+  /** One API call, waiting out short 429s (retry_after) and trying again. */
+  async function call<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const wait = retryAfterMs(err);
+        if (
+          wait === undefined ||
+          wait > MAX_RATE_LIMIT_WAIT_MS ||
+          attempt >= MAX_RATE_LIMIT_RETRIES ||
+          signal.aborted
+        )
+          throw err;
+        log.info('telegram rate limit; waiting', { channel: name, ms: wait });
+        await sleep(wait, signal);
+      }
+    }
+  }
+
+  async function notify(m: InboundMessage, text: string, signal: AbortSignal): Promise<void> {
+    const now = Date.now();
+    if (now - (lastNotice.get(m.chat) ?? 0) < NOTICE_INTERVAL_MS) return;
+    lastNotice.set(m.chat, now);
+    await call(
+      () =>
+        api.sendMessage(
+          m.chat,
+          text,
+          {
+            reply_parameters: { message_id: Number(m.platformId), allow_sending_without_reply: true },
+            ...(m.thread === undefined ? {} : { message_thread_id: Number(m.thread) }),
+          },
+          grammySignal(signal),
+        ),
+      signal,
+    ).catch((err: unknown) =>
+      log.warn('telegram notice not sent', { channel: name, err: errorMessage(err) }),
+    );
+  }
+
+  /** Handles one update; throws only when the host could not take a message (it is then offered again). */
+  async function handle(
+    raw: unknown,
+    me: BotIdentity,
+    sink: ChannelSink,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const u = parseUpdate(raw, name, me);
+    switch (u.kind) {
+      case 'malformed':
+        log.warn('telegram update malformed; skipped', { channel: name, reason: u.reason });
+        return;
+      case 'skip':
+        log.debug('telegram update skipped', { channel: name, reason: u.reason });
+        return;
+      case 'pair': {
+        const ok =
+          !opts.pairing.paired() &&
+          opts.pairing.claim(u.code, { chat: u.message.chat, sender: u.message.sender.id });
+        log.info(ok ? 'telegram channel paired' : 'telegram pairing refused', {
+          channel: name,
+          chat: u.message.chat,
+        });
+        lastNotice.delete(u.message.chat);
+        return notify(u.message, ok ? PAIRED_NOTICE : WRONG_CODE_NOTICE, signal);
+      }
+      case 'message': {
+        const m = u.message;
+        const addressed = m.direct || m.mentioned || m.replyToBot;
+        if (!opts.pairing.paired()) {
+          if (addressed) await notify(m, UNPAIRED_NOTICE, signal);
+          return;
+        }
+        const r = await sink.receive(m);
+        if (r.status === 'refused' && r.notice !== undefined && addressed) await notify(m, r.notice, signal);
+        return;
+      }
+    }
+  }
+
+  async function poll(sink: ChannelSink, signal: AbortSignal): Promise<void> {
+    let offset = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (bot === undefined) {
+          const u = await api.getMe(grammySignal(signal));
+          bot = { id: u.id, username: u.username };
+          status.set('connected');
+        }
+        const me: BotIdentity = bot;
+        const updates = await api.getUpdates(
+          { offset, timeout: pollTimeout, allowed_updates: ['message'] },
+          grammySignal(signal),
+        );
+        if (failures > 0 || status.get().state !== 'connected')
+          log.info('telegram connected', { channel: name, bot: me.username });
+        failures = 0;
+        status.set('connected');
+        for (const update of updates) {
+          await handle(update, me, sink, signal);
+          offset = update.update_id + 1; // confirmed with the next getUpdates, after the host committed it
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        const wait = retryAfterMs(err) ?? backoff(failures);
+        if (tokenRejected(err)) {
+          bot = undefined;
+          status.set('failed', { detail: 'token rejected by Telegram (401)', fix: TOKEN_FIX });
+          log.error('telegram token rejected', { channel: name });
+        } else {
+          const detail = err instanceof HttpError ? 'cannot reach the Telegram Bot API' : errorMessage(err);
+          status.set('retrying', { detail });
+          log.warn('telegram poll failed; retrying', { channel: name, err: errorMessage(err), ms: wait });
+        }
+        await sleep(wait, signal);
+      }
+    }
+  }
+
+  return {
+    kind: 'telegram',
+    name,
+    bot: () => bot,
+    status: () => status.get(),
+    async start(sink, signal) {
+      await poll(sink, signal);
+      status.set('stopped');
+    },
+    async deliver(item: OutboxRow, signal: AbortSignal) {
+      const d = parseChatDelivery(item);
+      const parts = splitText(d.text, TELEGRAM_TEXT_LIMIT).filter((p) => p.length > 0);
+      const thread = d.to.thread === undefined ? {} : { message_thread_id: Number(d.to.thread) };
+      const steps: (() => Promise<unknown>)[] = [
+        ...parts.map(
+          (text, i) => () =>
+            api.sendMessage(
+              d.to.chat,
+              text,
+              {
+                ...thread,
+                ...(i === 0 && d.to.replyTo !== undefined
+                  ? {
+                      reply_parameters: {
+                        message_id: Number(d.to.replyTo),
+                        allow_sending_without_reply: true,
+                      },
+                    }
+                  : {}),
+              },
+              grammySignal(signal),
+            ),
+        ),
+        ...d.files.map(
+          (f) => () =>
+            api.sendDocument(
+              d.to.chat,
+              new InputFile(Buffer.from(f.content, 'base64'), f.name),
+              thread,
+              grammySignal(signal),
+            ),
+        ),
+      ];
+      try {
+        for (let i = progress.get(item.key) ?? 0; i < steps.length; i++) {
+          const step = steps[i];
+          if (step !== undefined) await call(step, signal);
+          progress.set(item.key, i + 1);
+        }
+        progress.delete(item.key);
+      } catch (err) {
+        if (err instanceof GrammyError && (err.error_code === 400 || err.error_code === 403)) {
+          progress.delete(item.key);
+          // the chat is gone, the bot was removed from the group or blocked: it will never take this
+          throw new PermanentDeliveryError(`telegram refused the reply: ${err.description}`);
+        }
+        if (tokenRejected(err))
+          status.set('failed', { detail: 'token rejected by Telegram (401)', fix: TOKEN_FIX });
+        throw err;
+      }
+    },
+    async typing(to: ChatAddress, signal: AbortSignal) {
+      await api.sendChatAction(
+        to.chat,
+        'typing',
+        to.thread === undefined ? {} : { message_thread_id: Number(to.thread) },
+        grammySignal(signal),
+      );
+    },
+  };
+}
