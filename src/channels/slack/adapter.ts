@@ -14,6 +14,8 @@ import { parseSlackEvent } from './inbound.ts';
 
 /** How many message ids (and bot threads) are remembered to drop Slack's redeliveries and duplicate events. */
 const REMEMBER = 2_000;
+/** At most one refusal notice per chat in this window, so a stranger cannot make the bot spam a channel. */
+const NOTICE_INTERVAL_MS = 60_000;
 /** A socket that stayed open this long was healthy: the next reconnect is immediate, not backed off. */
 const STABLE_SESSION_MS = 30_000;
 
@@ -38,6 +40,7 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
   const botThreads = new Set<string>();
   const done = new Set<string>();
   const inflight = new Map<string, Promise<void>>();
+  const noticed = new Map<string, number>();
   let current: ChannelStatus = {
     name: opts.name,
     kind: 'slack',
@@ -73,6 +76,10 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
   async function take(sink: ChannelSink, m: InboundMessage): Promise<void> {
     const result = await sink.receive(m);
     if (result.status !== 'refused' || result.notice === undefined) return;
+    const now = clock().getTime();
+    if (now - (noticed.get(m.chat) ?? -Infinity) < NOTICE_INTERVAL_MS) return;
+    noticed.set(m.chat, now);
+    if (noticed.size > REMEMBER) noticed.clear();
     await client.chat
       .postMessage({
         channel: m.chat,

@@ -191,6 +191,16 @@ describe('slack channel, inbound', () => {
       thread_ts: ts,
       text: 'I do not know you yet.',
     });
+    // a second try right away is refused quietly: a stranger cannot make the bot talk on and on
+    await slack.sendEvent({
+      type: 'app_mention',
+      channel: 'C0GENERAL',
+      user: 'U0EVE',
+      text: 'again',
+      ts: slack.nextTs(),
+    });
+    expect(r.received).toHaveLength(2);
+    expect(slack.posts).toHaveLength(1);
   });
 });
 
