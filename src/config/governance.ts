@@ -18,9 +18,11 @@ const SandboxMountPath = z
 
 export const AgentMount = z
   .object({
-    path: AbsolutePath.describe('host folder; resolved with realpath and checked against the allowlist'),
-    readOnly: z.boolean().default(true).describe('read-only unless set to false'),
-    at: SandboxMountPath.optional().describe('where it appears in the sandbox; default /mnt/<folder name>'),
+    host: AbsolutePath.describe(
+      'host folder, written as its real path (no symlinks, no . or ..); checked against the allowlist',
+    ),
+    path: SandboxMountPath.describe('where it appears in the sandbox: /mnt/NAME'),
+    write: z.boolean().default(false).describe('read-only unless true'),
   })
   .strict();
 export type AgentMount = z.infer<typeof AgentMount>;
@@ -29,6 +31,7 @@ export const AgentMounts = z
   .array(AgentMount)
   .max(32)
   .default([])
+  .refine((ms) => new Set(ms.map((m) => m.path)).size === ms.length, 'two mounts at the same path')
   .describe('host folders the agent asks to see; each must lie under the allowlist in corral.yaml');
 
 export const AgentSenders = z

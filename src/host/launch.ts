@@ -10,7 +10,10 @@ import {
   SANDBOX_RUNTIME_DIR,
 } from '../protocol/sandbox-env.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
+import type { SandboxMount } from '../sandbox/types.ts';
 import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
+import { loadConfig } from '../config/config-file.ts';
+import type { AgentMount } from '../config/governance.ts';
 import type { AgentLimits } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
@@ -24,6 +27,8 @@ import { caEnv, sentinelEnv, writeCaBundle } from './sandbox-credentials.ts';
 import type { SandboxCredentials } from './sandbox-credentials.ts';
 import { openControlChannel } from './control.ts';
 import { sandboxLimits } from './limits.ts';
+import { agentMounts, closeMounts } from './agent-mounts.ts';
+import type { Governance } from './authorize.ts';
 
 export const READY_TIMEOUT_MS = 15_000;
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -52,6 +57,8 @@ export interface LaunchDeps {
   baseImage?: BaseImageSource;
   /** sentinels for granted secrets and the gateway's CA; absent: no sentinel, system roots only */
   credentials?: SandboxCredentials;
+  /** decides each mount (action `mount`); without it an agent that lists mounts does not start */
+  governance?: Governance;
 }
 
 export interface RunningSandbox {
@@ -91,9 +98,17 @@ export function nodeInstallDirs(nodePath: string): string[] {
 
 export async function launchSandbox(
   deps: LaunchDeps,
-  agent: { name: string; backend: string; grants?: readonly string[]; limits?: AgentLimits },
+  agent: {
+    name: string;
+    backend: string;
+    grants?: readonly string[];
+    limits?: AgentLimits;
+    mounts?: readonly AgentMount[];
+  },
 ): Promise<RunningSandbox> {
   const backend = deps.sandboxes.get(agent.backend);
+  const wanted = agent.mounts ?? [];
+  let mounts: SandboxMount[] = [];
   const image = deps.baseImage === undefined ? undefined : await deps.baseImage();
   await deps.gate?.ready(backend, image && { dir: image.rootfs, id: image.id });
   const nodePath = deps.nodePath ?? process.execPath;
@@ -119,12 +134,21 @@ export async function launchSandbox(
   const cleanups: (() => Promise<void>)[] = [
     () => Promise.resolve(fs.rmSync(runDir, { recursive: true, force: true })),
   ];
+  let mountsOpen = true;
+  const releaseMounts = (): void => {
+    if (mountsOpen) closeMounts(mounts);
+    mountsOpen = false;
+  };
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.reverse())
       await c().catch((err: unknown) => deps.log.warn('cleanup failed', { err: String(err) }));
     cleanups.length = 0;
   };
   try {
+    mounts = await agentMounts(deps.governance, agent.name, wanted, {
+      allow: wanted.length === 0 ? [] : (loadConfig(deps.home).mounts?.allow ?? []),
+      home: deps.home.root,
+    });
     const endpoint = await deps.gateway.attach({
       agent: agent.name,
       sandboxId,
@@ -150,7 +174,9 @@ export async function launchSandbox(
             command: [nodePath, `${SANDBOX_RUNTIME_DIR}/${RUNTIME_FILE}`],
           }
         : imageSpec(image, volume.layerDir)),
+      ...(mounts.length === 0 ? {} : { mounts }),
     });
+    releaseMounts(); // the sandbox holds its own copies (bwrap mounts them and closes them)
     cleanups.push(() => sandbox.stop());
     const channel = openControlChannel(sandbox, deps.log);
     await channel.ready(READY_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0));
@@ -166,6 +192,7 @@ export async function launchSandbox(
     };
     return { id: sandboxId, agent: agent.name, channel, stop };
   } catch (err) {
+    releaseMounts();
     await cleanup();
     throw err;
   }

@@ -30,7 +30,7 @@ import type { Host, RunTracker } from './host.ts';
 import type { GatewayPort, LaunchDeps } from './launch.ts';
 import { createHost, createRunTracker } from './host.ts';
 import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
-import { gatewayGovernance } from './governance.ts';
+import { gatewayGovernance, openGovernance } from './governance.ts';
 import { createWriteBatcher } from './write-batch.ts';
 
 export interface OpenedHost {
@@ -157,6 +157,7 @@ export function openHost(
     gate,
     credentials: creds,
     baseImage,
+    governance: openGovernance(home, store), // decides each host-folder mount
   };
   const opened = createHost({ ...launch, runs });
   return {

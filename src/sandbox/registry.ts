@@ -7,8 +7,29 @@ export interface SandboxRegistry {
   list(): SandboxBackend[];
 }
 
+/**
+ * Fail closed on host-folder mounts: a backend that does not declare `mounts: true` refuses a spec with mounts
+ * instead of starting a sandbox without them (the agent would silently miss data, or a later backend change would
+ * silently widen access).
+ */
+export function refuseMountsUnlessSupported(b: SandboxBackend): SandboxBackend {
+  if (b.mounts === true) return b;
+  const start = b.start.bind(b);
+  b.start = (spec) =>
+    (spec.mounts ?? []).length === 0
+      ? start(spec)
+      : Promise.reject(
+          new CorralError(
+            'sandbox_mounts_unsupported',
+            `the ${b.name} backend cannot mount host folders (agent ${spec.agent} lists mounts)`,
+            'use the bwrap backend for this agent, or remove its mounts',
+          ),
+        );
+  return b;
+}
+
 export function createSandboxRegistry(backends: SandboxBackend[]): SandboxRegistry {
-  const byName = new Map(backends.map((b) => [b.name, b]));
+  const byName = new Map(backends.map((b) => [b.name, refuseMountsUnlessSupported(b)]));
   return {
     get(name) {
       const found = byName.get(name);

@@ -65,6 +65,20 @@ export interface SandboxRoot {
   layerDir: string;
 }
 
+/** A host folder an agent may see (src/host/mounts.ts resolved and checked it; decide() allowed it). */
+export interface SandboxMount {
+  /**
+   * An open O_DIRECTORY|O_NOFOLLOW descriptor of the checked directory, owned by the caller (closed by it once the
+   * sandbox started): backends mount this descriptor, never the path, so what was checked is what is mounted.
+   */
+  fd: number;
+  /** the resolved host path, for messages */
+  hostPath: string;
+  /** absolute path inside the sandbox: /mnt/NAME */
+  target: string;
+  readOnly: boolean;
+}
+
 export interface SandboxSpec {
   sandboxId: string;
   agent: string;
@@ -103,6 +117,8 @@ export interface SandboxSpec {
   caBundle?: string;
   /** the command run inside, e.g. ['node', '/opt/corral/runtime.mjs'] */
   command: string[];
+  /** host folders to mount; a backend without `mounts: true` refuses a spec that has any (src/sandbox/registry.ts) */
+  mounts?: SandboxMount[];
 }
 
 export interface SandboxExit {
@@ -165,6 +181,8 @@ export interface SandboxBackend {
    * instead of checking that capabilities were dropped.
    */
   readonly ownKernel?: boolean;
+  /** Supports SandboxSpec.mounts (by descriptor). Others are made to refuse such a spec rather than ignore it. */
+  readonly mounts?: boolean;
   /** Extra time a sandbox may need to come up (a VM booting, slowest under emulation); added to start timeouts. */
   bootAllowanceMs?(): number;
 }

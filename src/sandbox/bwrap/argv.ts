@@ -88,6 +88,18 @@ function systemMounts(spec: SandboxSpec, opts: ArgvOptions): string[] {
   return args;
 }
 
+/** The child descriptor of the i-th mount: the backend passes them to bwrap right after stdin, stdout, stderr. */
+export const MOUNT_FD_BASE = 3;
+
+/** Host folders bound by descriptor (bwrap closes each after mounting it, so none reaches the agent). */
+export function mountFdArgs(spec: SandboxSpec, target: (i: number) => string): string[] {
+  return (spec.mounts ?? []).flatMap((m, i) => [
+    m.readOnly ? '--ro-bind-fd' : '--bind-fd',
+    String(MOUNT_FD_BASE + i),
+    target(i),
+  ]);
+}
+
 /** /sys holds nothing but the sandbox's own cgroups, read-only; without cgroups there is no /sys at all. */
 export function sysMounts(views: { inside: string; source: string }[]): string[] {
   if (views.length === 0) return [];
@@ -169,6 +181,9 @@ export function bwrapArgv(spec: SandboxSpec, opts: ArgvOptions): string[] {
     SANDBOX_WORKSPACE,
   );
   args.push(...sysMounts((opts.cgroupViews ?? []).map((v) => ({ inside: v.inside, source: v.dir }))));
+  // /mnt made 0755 first: bwrap running as root would create it 0700, out of the agent uid's reach
+  if ((spec.mounts ?? []).length > 0) args.push('--perms', '0755', '--dir', '/mnt');
+  args.push(...mountFdArgs(spec, (i) => spec.mounts?.[i]?.target ?? ''));
   if (spec.hostIds === undefined) {
     args.push('--cap-drop', 'ALL', '--');
   } else {

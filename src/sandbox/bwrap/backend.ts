@@ -56,6 +56,7 @@ export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
   const cgroups = deps.cgroups ?? createCgroups();
   const backend: SandboxBackend = {
     name: 'bwrap',
+    mounts: true,
     probe: () => Promise.resolve(probeBwrap(isRoot)),
     start: (spec) => startBwrap(spec, { isRoot, log: deps.log, layers, cgroups }),
     reap: async (runDir) => [...(await cgroups.reap(cgroupScope(runDir))), ...(await reapLayers(runDir))],
@@ -115,7 +116,9 @@ async function startBwrap(spec: SandboxSpec, ctx: StartContext): Promise<Sandbox
     const argv = lease === undefined ? bwrapArgv(spec, opts) : bwrapRootArgv(spec, lease.path, opts);
     const [cmd, ...args] = joinCgroupArgv(cg, argv);
     if (cmd === undefined) throw new CorralError('sandbox_argv', 'empty sandbox command');
-    child = spawn(cmd, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // mount descriptors follow stdin, stdout and stderr (argv.ts MOUNT_FD_BASE)
+    const fds = (spec.mounts ?? []).map((m) => m.fd);
+    child = spawn(cmd, args, { env: spec.env, stdio: ['pipe', 'pipe', 'pipe', ...fds] });
     log.debug('sandbox started', { sandbox: spec.sandboxId, pid: child.pid, argv: [cmd, ...args].join(' ') });
   } catch (err) {
     await cg?.destroy();
@@ -123,6 +126,11 @@ async function startBwrap(spec: SandboxSpec, ctx: StartContext): Promise<Sandbox
     throw err;
   }
   const proc = child;
+  const { stdin, stdout, stderr } = proc;
+  if (stdin === null || stdout === null || stderr === null) {
+    proc.kill('SIGKILL');
+    throw new CorralError('sandbox_stdio', 'the sandbox process has no standard streams');
+  }
   const sandboxCgroup = cg;
   const pending: LimitHit[] = [];
   // Resolves once the process tree is gone, its cgroups removed and the layer given back, so the next sandbox
@@ -154,7 +162,7 @@ async function startBwrap(spec: SandboxSpec, ctx: StartContext): Promise<Sandbox
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (proc.exitCode === null && proc.signalCode === null) {
-        proc.stdin.end();
+        stdin.end();
         const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
         proc.kill('SIGTERM');
         await exited;
@@ -174,9 +182,9 @@ async function startBwrap(spec: SandboxSpec, ctx: StartContext): Promise<Sandbox
   };
   return {
     id: spec.sandboxId,
-    stdin: proc.stdin,
-    stdout: proc.stdout,
-    stderr: proc.stderr,
+    stdin,
+    stdout,
+    stderr,
     exited,
     ...(proc.pid === undefined ? {} : { pid: proc.pid }),
     appliedLimits: appliedLimits(sandboxCgroup, spec),

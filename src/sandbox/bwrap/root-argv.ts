@@ -16,7 +16,7 @@ import {
 } from '../../protocol/sandbox-env.ts';
 import type { SandboxSpec } from '../types.ts';
 import type { ArgvOptions } from './argv.ts';
-import { checkExtraBind, limitArgs, SCRATCH_TMPFS_BYTES, sysMounts } from './argv.ts';
+import { checkExtraBind, limitArgs, mountFdArgs, SCRATCH_TMPFS_BYTES, sysMounts } from './argv.ts';
 
 const STAGE = '/.corral';
 const RUN_TMPFS_BYTES = 8 * 1024 * 1024;
@@ -85,6 +85,7 @@ function outerArgs(spec: SandboxSpec, rootPath: string, opts: ArgvOptions): stri
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--perms', '0755', '--dir', STAGE);
   args.push('--bind', rootPath, `${STAGE}/root`);
   for (const s of staged(spec)) args.push(s.kind, s.host, s.stage);
+  args.push(...mountFdArgs(spec, (i) => `${STAGE}/mount-${i}`));
   (opts.cgroupViews ?? []).forEach((v, i) => args.push('--ro-bind', v.dir, `${STAGE}/cgroup-${i}`));
   return args;
 }
@@ -130,6 +131,10 @@ function innerArgs(spec: SandboxSpec, opts: ArgvOptions): string[] {
     '/run/lock',
   ];
   for (const s of staged(spec)) args.push(s.kind, s.stage, s.target);
+  // the host folders, staged by descriptor in the outer root; read-only stays read-only on the way in
+  (spec.mounts ?? []).forEach((m, i) =>
+    args.push(m.readOnly ? '--ro-bind' : '--bind', `${STAGE}/mount-${i}`, m.target),
+  );
   const views = (opts.cgroupViews ?? []).map((v, i) => ({
     inside: v.inside,
     source: `${STAGE}/cgroup-${i}`,

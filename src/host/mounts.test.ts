@@ -1,0 +1,207 @@
+// Host-folder mounts: the resolver's refusals (sensitive names, symlinks out, symlinked parents, `..`, outside the
+// allowlist, corral's home, overlapping mounts), each decided through the policy, and an allowed read-only mount
+// inside a real bwrap sandbox (legacy layout and on the base image): readable, not writable, no descriptor leaks.
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AgentMount } from '../config/governance.ts';
+import { resolveHome } from '../config/home.ts';
+import type { HomePaths } from '../config/home.ts';
+import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
+import { devBaseImage, hasFuseOverlayfs } from '../sandbox/layer/testing.ts';
+import { createSandboxRegistry } from '../sandbox/registry.ts';
+import { contractSpec } from '../sandbox/testing/spec.ts';
+import type { SandboxBackend, SandboxSpec } from '../sandbox/types.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/types.ts';
+import { silentLogger } from '../util/log.ts';
+import { agentMounts, closeMounts } from './agent-mounts.ts';
+import { openGovernance } from './governance.ts';
+import { checkMounts } from './mounts.ts';
+
+const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+const isRoot = process.getuid?.() === 0;
+const image = devBaseImage();
+
+let dir: string;
+let allowed: string;
+let home: HomePaths;
+let store: Store;
+beforeEach(() => {
+  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'corral-mounts-')));
+  fs.chmodSync(dir, 0o755);
+  allowed = path.join(dir, 'shared');
+  fs.mkdirSync(path.join(allowed, 'data'), { recursive: true, mode: 0o755 });
+  fs.writeFileSync(path.join(allowed, 'data', 'hello.txt'), 'hello from the host\n', { mode: 0o644 });
+  home = resolveHome({ CORRAL_HOME: path.join(dir, 'home') });
+  fs.mkdirSync(home.root);
+  store = openSqliteStore({ path: ':memory:', secretKey: randomBytes(32) });
+});
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const m = (host: string, write = false): AgentMount => AgentMount.parse({ host, path: '/mnt/data', write });
+const ctx = () => ({ allow: [allowed], home: home.root });
+const refusal = (host: string): string | undefined => checkMounts([m(host)], ctx())[0]?.facts.refused;
+
+describe('mount resolver', () => {
+  it('allows a real folder under the allowlist, naming the allowlist root', () => {
+    const [c] = checkMounts([m(path.join(allowed, 'data'))], ctx());
+    expect(c?.facts).toEqual({ declared: true, allowedBy: allowed });
+    expect(c?.resource).toBe(path.join(allowed, 'data'));
+  });
+
+  it('refuses sensitive paths, in the path or directly inside the folder', () => {
+    for (const name of ['.ssh', '.aws', '.gnupg', '.kube', '.docker', '.env']) {
+      fs.mkdirSync(path.join(allowed, name, 'sub'), { recursive: true });
+      expect(refusal(path.join(allowed, name, 'sub')), name).toContain(`${name} is a sensitive path`);
+    }
+    expect(refusal(allowed)).toMatch(/contains \.(ssh|aws|gnupg|kube|docker|env), a sensitive path/);
+  });
+
+  it('refuses a symlink that leads out, and an allowed folder reached through a symlinked parent', () => {
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.symlinkSync(outside, path.join(allowed, 'escape'));
+    expect(refusal(path.join(allowed, 'escape'))).toContain('is a symbolic link');
+    // the alias: the real path is allowed, but the path as written goes through a link
+    fs.symlinkSync(allowed, path.join(dir, 'alias'));
+    expect(refusal(path.join(dir, 'alias', 'data'))).toContain(
+      `${path.join(dir, 'alias')} is a symbolic link`,
+    );
+  });
+
+  it('refuses `..` and `.` tricks even where they resolve inside the allowlist', () => {
+    expect(refusal(`${allowed}/data/../data`)).toContain('plain absolute path');
+    expect(refusal(`${allowed}/../home`)).toContain('plain absolute path');
+    expect(refusal(`${allowed}/./data`)).toContain('plain absolute path');
+  });
+
+  it('leaves a folder outside the allowlist unallowed, and decide() denies it', async () => {
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(outside);
+    const [c] = checkMounts([m(outside)], ctx());
+    expect(c?.facts).toEqual({ declared: true });
+    const gov = openGovernance(home, store);
+    await expect(agentMounts(gov, 'alpha', [m(outside)], ctx())).rejects.toThrow(/not under any folder/);
+  });
+
+  it("refuses corral's home and any folder containing it", () => {
+    const c = { allow: [dir], home: home.root };
+    expect(checkMounts([m(home.root)], c)[0]?.facts.refused).toContain("corral's home");
+    expect(checkMounts([m(dir)], c)[0]?.facts.refused).toContain("corral's home");
+  });
+
+  it('refuses two mounts of overlapping folders, and two at one target', () => {
+    const two = checkMounts(
+      [
+        AgentMount.parse({ host: allowed, path: '/mnt/a' }),
+        AgentMount.parse({ host: `${allowed}/data`, path: '/mnt/b' }),
+      ],
+      ctx(),
+    );
+    expect(two.map((c) => c.facts.refused)).toEqual([
+      expect.stringContaining('overlaps'),
+      expect.stringContaining('overlaps'),
+    ]);
+    expect(() => AgentMount.array().parse([])).not.toThrow();
+  });
+
+  it('decides each mount through the policy and audits it; an operator deny rule wins', async () => {
+    const gov = openGovernance(home, store);
+    const target = path.join(allowed, 'data');
+    const ok = await agentMounts(gov, 'alpha', [m(target)], ctx());
+    expect(ok).toMatchObject([{ hostPath: target, target: '/mnt/data', readOnly: true }]);
+    expect(fs.readlinkSync(`/proc/self/fd/${ok[0]?.fd ?? -1}`)).toBe(target);
+    closeMounts(ok);
+    const audit = store.listAudit({ limit: 5 }).find((e) => e.action === 'policy.decide');
+    expect(audit).toMatchObject({
+      actor: 'agent:alpha',
+      subject: target,
+      detail: { action: 'mount', effect: 'allow' },
+    });
+    fs.writeFileSync(
+      home.policyFile,
+      `version: 1\nrules:\n  - { id: no-data, effect: deny, action: mount, resource: "${allowed}/*" }\n`,
+    );
+    await expect(agentMounts(gov, 'alpha', [m(target)], ctx())).rejects.toThrow(/no-data|denied/);
+  });
+
+  it('a backend without mount support refuses a spec with mounts', async () => {
+    let started = false;
+    const plain: SandboxBackend = {
+      name: 'plain',
+      probe: () => Promise.resolve({ ok: true, detail: '' }),
+      start: () => {
+        started = true;
+        return Promise.reject(new Error('not reached'));
+      },
+    };
+    const reg = createSandboxRegistry([plain]);
+    const spec = contractSpec(path.join(dir, 'sb'), undefined, ['true'], {
+      mounts: [{ fd: 0, hostPath: allowed, target: '/mnt/data', readOnly: true }],
+    });
+    await expect(reg.get('plain').start(spec)).rejects.toThrow(/cannot mount host folders/);
+    expect(started).toBe(false);
+  });
+});
+
+async function runIn(spec: SandboxSpec, runDir: string): Promise<string> {
+  const backend = createBwrapBackend({ log: silentLogger, runDir });
+  const sb = await backend.start(spec);
+  let out = '';
+  sb.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  sb.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await sb.exited;
+  await sb.stop();
+  return out;
+}
+
+const SCRIPT = [
+  'cat /mnt/data/hello.txt',
+  'touch /mnt/data/new 2>/dev/null && echo WROTE || echo READONLY',
+  // no process inside holds a descriptor of the host folder
+  `for f in /proc/[0-9]*/fd/*; do readlink "$f"; done 2>/dev/null | grep -c "${'$'}HOSTDIR" || true`,
+].join('; ');
+
+describe.skipIf(!hasBwrap)('mounts in a real bwrap sandbox', () => {
+  const ids = isRoot ? { uid: 1_500_000_971, gid: 1_500_000_971 } : undefined;
+
+  async function check(over: Partial<SandboxSpec>): Promise<void> {
+    const target = path.join(allowed, 'data');
+    const gov = openGovernance(home, store);
+    const mounts = await agentMounts(gov, 'alpha', [m(target)], ctx());
+    try {
+      const sbDir = path.join(dir, 'sb');
+      const spec = contractSpec(sbDir, ids, ['/bin/sh', '-c', SCRIPT], { mounts, ...over });
+      spec.env = { ...spec.env, HOSTDIR: target };
+      const out = await runIn(spec, path.join(dir, 'run'));
+      expect(out).toContain('hello from the host');
+      expect(out).toContain('READONLY');
+      expect(out).not.toContain('WROTE');
+      expect(out.trim().split('\n').at(-1)).toBe('0');
+      expect(fs.existsSync(path.join(target, 'new'))).toBe(false);
+    } finally {
+      closeMounts(mounts);
+    }
+  }
+
+  it('an allowed read-only mount is readable but not writable (host /usr layout)', async () => {
+    await check({});
+  }, 60_000);
+
+  it.skipIf(image === undefined || !hasFuseOverlayfs)(
+    'an allowed read-only mount is readable but not writable (on the base image)',
+    async () => {
+      const layerDir = path.join(dir, 'layer');
+      fs.mkdirSync(layerDir, { mode: 0o700 });
+      await check({ root: { imageDir: image ?? '', imageId: 'dev', layerDir } });
+    },
+    60_000,
+  );
+});
