@@ -113,7 +113,11 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
     });
     const onEvent = async ({ event }: { event: unknown }): Promise<void> => {
       const parsed = parseSlackEvent(event, opts.name, bot, botThreads);
-      if (!parsed.ok) return log.debug('slack event skipped', { reason: parsed.reason });
+      if (!parsed.ok) {
+        if (parsed.malformed) log.warn('malformed slack event skipped', { reason: parsed.reason });
+        else log.debug('slack event skipped', { reason: parsed.reason });
+        return;
+      }
       await receiveOnce(sink, parsed.message);
     };
     app.event('message', onEvent);

@@ -25,7 +25,10 @@ export interface BotIdentity {
   botId: string;
 }
 
-export type InboundParse = { ok: true; message: InboundMessage } | { ok: false; reason: string };
+export type InboundParse =
+  | { ok: true; message: InboundMessage }
+  /** not a turn: malformed (worth a warning), or not from a person (edits, bots, the bot itself) */
+  | { ok: false; reason: string; malformed?: true };
 
 /**
  * Reads one event. `botThreads` holds "chat/thread" keys of threads the bot has answered in, so a later
@@ -38,8 +41,10 @@ export function parseSlackEvent(
   botThreads: ReadonlySet<string>,
 ): InboundParse {
   const parsed = SlackMessageEvent.safeParse(raw);
-  if (!parsed.success)
-    return { ok: false, reason: `malformed event: ${parsed.error.issues[0]?.message ?? ''}` };
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, malformed: true, reason: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}` };
+  }
   const e = parsed.data;
   if (e.subtype !== undefined && !PERSON_SUBTYPES.has(e.subtype))
     return { ok: false, reason: `subtype ${e.subtype}` };
