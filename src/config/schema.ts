@@ -186,6 +186,10 @@ export const AgentConfig = z
     mayMessage: AgentMayMessage,
     senders: AgentSenders.prefault({}).describe('who may talk to the agent over channels'),
     channels: AgentChannels,
+    paused: z
+      .boolean()
+      .default(false)
+      .describe('a paused agent takes messages but runs none: they wait in its queue until it is resumed'),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

@@ -47,7 +47,7 @@ export interface OpenedHost {
 /** Taps on what the gateway reports, for the daemon's metrics. */
 export interface HostObservers {
   usage?: (u: { agent: string; provider: string; model: string; usage: Usage }) => void;
-  audit?: (e: { actor: string; action: string; subject: string }) => void;
+  audit?: (e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }) => void;
 }
 
 export function openStore(home: HomePaths): Store {

@@ -13,6 +13,8 @@ import { CorralError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { Route } from './http-util.ts';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-util.ts';
+import type { DashboardHandler } from './dashboard/dashboard.ts';
+import { isDashboardPath } from './dashboard/dashboard.ts';
 import { streamEvents } from './sse.ts';
 import type { LoadedPolicy } from '../policy/policy.ts';
 import { API_OPERATOR, authenticateRequest, callerOf } from './auth.ts';
@@ -53,6 +55,8 @@ export interface ApiDeps {
   health: () => Record<string, unknown>;
   /** further routes (scheduled tasks) */
   extraRoutes?: Route[];
+  /** the dashboard (src/web/dashboard): its own cookie login, mounted on `/` and `/ui/…` */
+  dashboard?: DashboardHandler;
   maxBodyBytes?: number;
 }
 
@@ -172,6 +176,8 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
   ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const page = new URL(req.url ?? '/', 'http://corral.invalid');
+    if (deps.dashboard !== undefined && isDashboardPath(page.pathname)) return deps.dashboard(req, res, page);
     authenticateRequest(req, { apiToken: deps.token, ...(deps.policy ? { policy: deps.policy } : {}) });
     const url = new URL(req.url ?? '/', 'http://corral.invalid');
     let pathMatched = false;

@@ -69,6 +69,19 @@ export function describeEgress(e: EgressFields): string {
   return `egress ${e.egress}${e.allow.length > 0 ? `, allow ${e.allow.join(', ')}` : ''}`;
 }
 
+/** The audit entry for a change of an agent's egress fields, or undefined when they did not change. */
+export function egressAuditEntry(agent: string, before: EgressFields, after: EgressFields) {
+  const added = after.allow.filter((p) => !before.allow.includes(p));
+  const removed = before.allow.filter((p) => !after.allow.includes(p));
+  if (added.length === 0 && removed.length === 0 && before.egress === after.egress) return undefined;
+  return {
+    actor: 'operator',
+    action: 'agent.egress',
+    subject: agent,
+    detail: { preset: after.egress, added, removed },
+  };
+}
+
 /** Audits a change of an agent's egress fields (nothing when they did not change). */
 export function recordEgress(
   ctx: CliContext,
@@ -76,17 +89,11 @@ export function recordEgress(
   before: EgressFields,
   after: EgressFields,
 ): void {
-  const added = after.allow.filter((p) => !before.allow.includes(p));
-  const removed = before.allow.filter((p) => !after.allow.includes(p));
-  if (added.length === 0 && removed.length === 0 && before.egress === after.egress) return;
+  const entry = egressAuditEntry(agent, before, after);
+  if (entry === undefined) return;
   const store = openStore(ctx.home);
   try {
-    store.appendAudit({
-      actor: 'operator',
-      action: 'agent.egress',
-      subject: agent,
-      detail: { preset: after.egress, added, removed },
-    });
+    store.appendAudit(entry);
   } finally {
     store.close();
   }

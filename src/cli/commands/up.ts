@@ -10,6 +10,8 @@ import { createLogger } from '../../util/log.ts';
 import { startApiServer } from '../../web/server.ts';
 import { approvalRoutes } from '../../web/approvals.ts';
 import { loadOrCreateApiToken, apiTokenFile } from '../../web/token.ts';
+import { createDashboard } from '../../web/dashboard/dashboard.ts';
+import { authenticate } from '../../web/auth.ts';
 import type { CliContext } from '../context.ts';
 
 export const DEFAULT_PORT = 7070;
@@ -79,6 +81,14 @@ export function registerUp(program: Command, ctx: CliContext): void {
             events: daemon.events,
             metrics: daemon.metrics,
             extraRoutes: approvalRoutes({ approvals: daemon.gov.approvals }),
+            dashboard: createDashboard({
+              ...daemon,
+              home: ctx.home,
+              log,
+              governance: daemon.gov,
+              authenticate: (given) =>
+                authenticate(`Bearer ${given}`, { apiToken: token, policy: daemon.gov.policy }),
+            }),
             health: () => ({
               status: daemon.draining() ? 'draining' : 'ok',
               agents: daemon.catalog.names().length,
@@ -94,7 +104,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
         claim.setUrl(api.url);
         log.info('listening', { url: api.url });
         ctx.err(
-          `corral is up at ${api.url} (token: ${apiTokenFile(ctx.home)})\n` +
+          `corral is up at ${api.url} (token: ${apiTokenFile(ctx.home)}; dashboard: ${api.url}/ui/)\n` +
             `  curl -H "Authorization: Bearer $(cat ${apiTokenFile(ctx.home)})" -H 'content-type: application/json' \\\n` +
             `    -d '{"text":"hello"}' ${api.url}/v1/agents/AGENT/messages\n` +
             `  corral logs -f        Ctrl-C stops (running turns get ${formatDuration(graceMs)})\n`,

@@ -14,6 +14,7 @@ import { launchSandbox } from '../launch.ts';
 import { openHost } from '../open.ts';
 import { createSandboxPool } from '../pool/sandbox-pool.ts';
 import { createRouter } from '../queue/router.ts';
+import type { Router } from '../queue/router.ts';
 import type { AgentCatalog } from './agent-catalog.ts';
 import { createAgentCatalog } from './agent-catalog.ts';
 import { createEventBus } from './events.ts';
@@ -67,6 +68,8 @@ export async function startDaemon(opts: DaemonOptions) {
   const metricsRef: { current?: ReturnType<typeof createDaemonMetrics> } = {};
   const ended: { current?: (m: InboundRow) => void } = {};
   const catalogRef: { current?: AgentCatalog } = {};
+  const events = createEventBus({ clock });
+  const routerRef: { current?: Router } = {};
   const opened = openHost(home, log, {
     ...(opts.isRoot === undefined ? {} : { isRoot: opts.isRoot }),
     runDir,
@@ -78,11 +81,20 @@ export async function startDaemon(opts: DaemonOptions) {
     },
     observe: {
       usage: (u) => metricsRef.current?.usage(u),
-      audit: (e) => metricsRef.current?.audit(e),
+      audit: (e) => {
+        metricsRef.current?.audit(e);
+        if (e.action === 'egress.allow' || e.action === 'egress.deny')
+          events.publish({
+            type: 'egress',
+            agent: e.actor.replace(/^agent:/, ''),
+            allowed: e.action === 'egress.allow',
+            target: e.subject,
+            reason: [e.detail?.['reason'], e.detail?.['rule']].find((x) => typeof x === 'string') ?? '',
+          });
+      },
     },
   });
   const { store } = opened;
-  const events = createEventBus({ clock });
   const maxSandboxes = opts.maxSandboxes ?? defaultMaxSandboxes();
   const maxPerAgent = opts.maxPerAgent ?? defaultMaxPerAgent(maxSandboxes);
   let draining = false;
@@ -103,7 +115,8 @@ export async function startDaemon(opts: DaemonOptions) {
       switch (c.type) {
         case 'loaded':
           store.ensureAgent(c.agent.name);
-          return events.publish({ type: 'agent.loaded', agent: c.agent.name });
+          events.publish({ type: 'agent.loaded', agent: c.agent.name });
+          return routerRef.current?.resume(c.agent.name);
         case 'invalid':
           return events.publish({ type: 'agent.invalid', agent: c.name, error: c.error });
         case 'removed':
@@ -161,6 +174,7 @@ export async function startDaemon(opts: DaemonOptions) {
     },
     ...(opts.quantum === undefined ? {} : { quantum: opts.quantum }),
   });
+  routerRef.current = router;
   const metrics = createDaemonMetrics({ router, pool });
   metricsRef.current = metrics;
   const messages = createMessageService({

@@ -7,7 +7,18 @@ export type DaemonEvent =
   | { type: 'message.accepted'; agent: string; messageId: string; thread: string; kind: string }
   | { type: 'run.started'; agent: string; messageId: string; attempt: number }
   | { type: 'tool.call'; agent: string; messageId: string; name: string; input: string }
-  | { type: 'tool.result'; agent: string; messageId: string; isError: boolean; durationMs: number }
+  | { type: 'run.text'; agent: string; messageId: string; delta: string }
+  | {
+      type: 'tool.result';
+      agent: string;
+      messageId: string;
+      isError: boolean;
+      durationMs: number;
+      /** the start of the tool's output */
+      output?: string;
+    }
+  | { type: 'limit.hit'; agent: string; messageId: string; message: string }
+  | { type: 'egress'; agent: string; allowed: boolean; target: string; reason: string }
   | { type: 'run.done'; agent: string; messageId: string; stopReason: string; ms: number }
   | { type: 'run.failed'; agent: string; messageId: string; error: string }
   | { type: 'run.requeued'; agent: string; messageId: string }

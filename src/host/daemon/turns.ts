@@ -13,6 +13,7 @@ import { executeTurn } from '../turn-exec.ts';
 import type { EventBus } from './events.ts';
 
 const TOOL_INPUT_PREVIEW = 200;
+const TOOL_OUTPUT_PREVIEW = 4_000;
 
 /** Where a message's reply or failure must be delivered besides the conversation: its webhook or chat. */
 export function deliveriesFor(
@@ -107,7 +108,14 @@ export function createTurnRunner(deps: {
               input: JSON.stringify(e.input).slice(0, TOOL_INPUT_PREVIEW),
             });
           else if (e.type === 'tool_result')
-            events.publish({ type: 'tool.result', ...base, isError: e.isError, durationMs: e.durationMs });
+            events.publish({
+              type: 'tool.result',
+              ...base,
+              isError: e.isError,
+              durationMs: e.durationMs,
+              output: e.output.slice(0, TOOL_OUTPUT_PREVIEW),
+            });
+          else if (e.type === 'text') events.publish({ type: 'run.text', ...base, delta: e.delta });
         },
         outbox: {
           reply: (text) => deliveriesFor(message, { status: 'done', reply: text }),
@@ -119,6 +127,7 @@ export function createTurnRunner(deps: {
         return broken ? 'broken' : 'requeued';
       }
       const ms = timings();
+      for (const message of result.limits ?? []) events.publish({ type: 'limit.hit', ...base, message });
       events.publish({ type: 'run.done', ...base, stopReason: result.stopReason, ms: ms.turn });
       events.publish({ type: 'reply', ...base, thread: threadOf(message.sessionKey), text: result.text });
       deps.onCommitted(message, 'done', ms);

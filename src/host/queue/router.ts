@@ -74,6 +74,7 @@ export function createRouter(deps: RouterDeps) {
           deps.fail(message, agent.message);
           continue;
         }
+        if (agent.paused) break; // its messages wait here; resume() starts the session again
         const stale = lease !== undefined && lease.fingerprint !== sandboxFingerprint(agent);
         if (lease !== undefined && (stale || (streak >= quantum && deps.pool.hasWaiters()))) {
           lease.release();
@@ -151,6 +152,21 @@ export function createRouter(deps: RouterDeps) {
       return out;
     },
     running,
+    /** Turns running now, per agent. */
+    runningByAgent(): Map<string, number> {
+      const out = new Map<string, number>();
+      for (const sq of sessions.values())
+        if (sq.running !== undefined) out.set(sq.agent, (out.get(sq.agent) ?? 0) + 1);
+      return out;
+    },
+    /** Starts the waiting sessions of an agent again (after it was resumed or its definition changed). */
+    resume(agent: string): void {
+      for (const sq of sessions.values())
+        if (sq.agent === agent && !sq.active && sq.items.length > 0 && !draining)
+          void pump(sq).catch((err: unknown) =>
+            deps.log.error('session queue failed', { session: sq.id, err: errorMessage(err) }),
+          );
+    },
     /** Resolves once no session has work (tests, the benchmark). */
     idle(): Promise<void> {
       return new Promise((resolve) => {
