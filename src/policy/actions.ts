@@ -47,7 +47,7 @@ export const ACTION_PRINCIPALS: Record<Action, readonly PrincipalKind[]> = {
   'message.send': ['operator', 'user'],
   'agent.message': ['agent'],
   egress: ['agent'],
-  mount: ['agent'],
+  mount: ['agent', 'operator'], // the agent at each sandbox start; the operator writing it into the agent's file
   'secret.grant': ['agent', 'operator'],
   'agent.create': ['operator'],
   'agent.update': ['operator'],

@@ -5,6 +5,8 @@ import { loadAgent, saveAgent } from '../../config/agent-files.ts';
 import { SecretName } from '../../config/names.ts';
 import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
+import type { AgentMount } from '../../config/governance.ts';
+import { authorizeAgentChange, parseMountFlag } from './agent-authorize.ts';
 import type { EgressOptions } from './agent-egress.ts';
 import {
   addEgressOptions,
@@ -82,20 +84,55 @@ export function recordGrants(
   }
 }
 
-type SetOptions = { grant: string[]; revoke: string[] } & BudgetOptions & EgressOptions & LimitOptions;
+type SetOptions = { grant: string[]; revoke: string[]; mount: string[]; unmount: string[] } & BudgetOptions &
+  EgressOptions &
+  LimitOptions;
+
+const sameMount = (a: AgentMount, b: AgentMount): boolean =>
+  a.host === b.host && a.path === b.path && a.write === b.write;
+
+/** The mounts after adding (a new one at a path replaces the old) and removing by path. */
+export function nextMounts(
+  current: readonly AgentMount[],
+  add: readonly string[],
+  remove: readonly string[],
+): AgentMount[] {
+  const added = add.map(parseMountFlag);
+  for (const p of remove)
+    if (!current.some((m) => m.path === p))
+      throw new CorralError('invalid_argument', `--unmount ${p}: the agent has no mount at ${p}`);
+  const kept = current.filter((m) => !remove.includes(m.path) && !added.some((a) => a.path === m.path));
+  return [...kept, ...added];
+}
 
 export function registerAgentSet(agent: Command, ctx: CliContext): void {
   addLimitOptions(addEgressOptions(addBudgetOptions(agent.command('set <name>')), true))
     .description('change an agent: grants, budgets, egress, limits (applies to the next request or sandbox)')
     .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
     .option('--revoke <secret>', 'take a grant away (repeatable)', collect, [])
-    .action((name: string, opts: SetOptions) => {
+    .option(
+      '--mount <host:/mnt/name[:rw]>',
+      'show it a host folder, read-only unless :rw (repeatable)',
+      collect,
+      [],
+    )
+    .option('--unmount </mnt/name>', 'take a mount away (repeatable)', collect, [])
+    .action(async (name: string, opts: SetOptions) => {
       const a = loadAgent(ctx.home, name);
+      const mounts = nextMounts(a.mounts, opts.mount, opts.unmount);
       const limits = limitFlagsGiven(opts) ? nextLimits(a.limits, opts) : a.limits;
       const grants = nextGrants(a.grants, opts.grant, opts.revoke);
       const budget = budgetFlagsGiven(opts) ? nextBudget(a.budget, opts) : a.budget;
       const egress = nextEgress(a, opts);
-      saveAgent(ctx.home, { ...a, grants, budget, ...egress, limits });
+      const next = { ...a, grants, budget, ...egress, limits, mounts };
+      await authorizeAgentChange(ctx, {
+        action: 'agent.update',
+        agent: name,
+        payload: next,
+        newGrants: grants.filter((g) => !a.grants.includes(g)),
+        newMounts: mounts.filter((m) => !a.mounts.some((b) => sameMount(m, b))),
+      });
+      saveAgent(ctx.home, next);
       if (limitFlagsGiven(opts)) {
         recordLimits(ctx, { ...a, limits });
         ctx.err(`agent ${name}: limits ${describeLimits(limits).join(', ')} (from its next sandbox)\n`);
@@ -107,7 +144,15 @@ export function registerAgentSet(agent: Command, ctx: CliContext): void {
         recordBudget(ctx, { ...a, budget });
         ctx.err(`agent ${name}: ${describeBudget(budget)}\n`);
       }
-      const other = budgetFlagsGiven(opts) || egressFlagsGiven(opts) || limitFlagsGiven(opts);
+      if (opts.mount.length + opts.unmount.length > 0)
+        ctx.err(
+          `agent ${name}: mounts ${mounts.map((m) => `${m.host}:${m.path}${m.write ? ':rw' : ''}`).join(', ') || '(none)'} (from its next sandbox)\n`,
+        );
+      const other =
+        budgetFlagsGiven(opts) ||
+        egressFlagsGiven(opts) ||
+        limitFlagsGiven(opts) ||
+        opts.mount.length + opts.unmount.length > 0;
       if (opts.grant.length + opts.revoke.length > 0 || !other)
         ctx.err(`agent ${name}: grants ${grants.length > 0 ? grants.join(', ') : '(none)'}\n`);
     });

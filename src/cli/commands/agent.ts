@@ -27,6 +27,7 @@ import { sandboxLimits, timeLimits } from '../../host/limits.ts';
 import { addEgressOptions, nextEgress } from './agent-egress.ts';
 import { registerAgentEnv } from './agent-env.ts';
 import { collect, nextGrants, recordGrants, registerAgentSet } from './agent-set.ts';
+import { authorizeAgentChange, parseMountFlag } from './agent-authorize.ts';
 
 interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'>, LimitOptions {
   model?: string;
@@ -34,6 +35,7 @@ interface AddOptions extends BudgetOptions, Omit<EgressOptions, 'disallow'>, Lim
   backend?: string;
   maxSteps?: string;
   grant: string[];
+  mount: string[];
 }
 
 export function registerAgent(program: Command, ctx: CliContext): void {
@@ -45,7 +47,13 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--backend <name>', 'sandbox backend (bwrap)')
     .option('--max-steps <n>', 'model calls per turn')
     .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
-    .action((name: string, opts: AddOptions) => {
+    .option(
+      '--mount <host:/mnt/name[:rw]>',
+      'show it a host folder, read-only unless :rw (repeatable)',
+      collect,
+      [],
+    )
+    .action(async (name: string, opts: AddOptions) => {
       const config = loadConfig(ctx.home);
       if (agentExists(ctx.home, name)) {
         throw new CorralError(
@@ -62,6 +70,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         ...(opts.maxSteps === undefined ? {} : { maxSteps: Number(opts.maxSteps) }),
         ...(budgetFlagsGiven(opts) ? { budget: nextBudget(undefined, opts) } : {}),
         grants: nextGrants([], opts.grant, []),
+        mounts: opts.mount.map(parseMountFlag),
         ...(limitFlagsGiven(opts) ? { limits: nextLimits({}, opts) } : {}),
         ...nextEgress({ egress: 'none', allow: [] }, { ...opts, disallow: [] }),
       });
@@ -73,6 +82,13 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         );
       }
       resolveProvider(config, parsed.data.model); // unknown provider: say so now, not at the first message
+      await authorizeAgentChange(ctx, {
+        action: 'agent.create',
+        agent: name,
+        payload: parsed.data,
+        newGrants: parsed.data.grants,
+        newMounts: parsed.data.mounts,
+      });
       saveAgent(ctx.home, parsed.data);
       if (parsed.data.budget !== undefined) recordBudget(ctx, parsed.data);
       recordGrants(ctx, name, [], parsed.data.grants);
@@ -121,6 +137,11 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .option('--purge', 'also delete its workspace, environment, snapshots and stored conversations')
     .action(async (name: string, opts: { purge?: boolean }) => {
       loadAgent(ctx.home, name);
+      await authorizeAgentChange(ctx, {
+        action: 'agent.delete',
+        agent: name,
+        payload: { name, purge: opts.purge === true },
+      });
       // refused while a sandbox runs on its environment: checked before anything is removed
       if (opts.purge === true)
         await purgeAgentEnv(ctx.home, name, path.join(agentDataDir(ctx.home, name), 'layer'));
