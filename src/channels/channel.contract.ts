@@ -123,6 +123,7 @@ export function channelContract(kind: string, makeHarness: (ctx: HarnessContext)
         sessionId: 's1',
         sessionKey: `${q.channel}:${q.thread}`,
         kind: 'user',
+        hops: 0,
         source: null,
         text: q.text,
         status: 'running',

@@ -142,6 +142,8 @@ export const DEFAULT_TOOLS: z.infer<typeof ToolName>[] = [
   'edit_file',
   'list_files',
   'web_fetch',
+  'schedule_task',
+  'send_message',
 ];
 
 /** Days and months are UTC calendar days and months. */

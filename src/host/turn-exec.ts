@@ -9,7 +9,7 @@ import type { Store } from '../store/types.ts';
 import { CorralError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
 import type { RunningSandbox } from './launch.ts';
-import type { TurnEvent } from './turn.ts';
+import type { RequestHandler, TurnEvent } from './turn.ts';
 import { runTurn } from './turn.ts';
 import { turnErrorToCorral } from './turn-errors.ts';
 import { timeLimits } from './limits.ts';
@@ -50,6 +50,8 @@ export interface TurnJob {
     reply: (text: string) => OutboxInsert[];
     failure: (error: string) => OutboxInsert[];
   };
+  /** carries out the agent's requests (schedule_task, send_message); without it those tools are not offered */
+  requests?: RequestHandler;
   /**
    * A cancel means "run it again later" (the host is stopping), not "the user gave up": the message goes back
    * to the queue instead of ending. Resolves with undefined then.
@@ -58,6 +60,8 @@ export interface TurnJob {
 }
 
 const BROKEN_SANDBOX = new Set(['sandbox_died', 'sandbox_unresponsive', 'limit_hit']);
+/** Tools the host carries out: offered only where something answers their requests (corral up). */
+const HOST_TOOLS: ReadonlySet<string> = new Set(['schedule_task', 'send_message']);
 
 /** The turn's signal: the caller's cancel, or the agent's per-turn time limit, whichever comes first. */
 function turnTimer(seconds: number, outer: AbortSignal | undefined) {
@@ -133,7 +137,7 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
           model: provider.model,
           maxTokens: agent.maxTokens,
         },
-        tools: agent.tools,
+        tools: job.requests ? agent.tools : agent.tools.filter((t) => !HOST_TOOLS.has(t)),
         maxSteps: agent.maxSteps,
         toolTimeoutMs: times.toolSeconds * 1000,
       },
@@ -143,6 +147,7 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
           job.onEvent?.(e);
         },
         signal: turnLimit.signal,
+        ...(job.requests ? { onRequest: job.requests } : {}),
       },
     ).finally(() => {
       turnLimit.dispose();

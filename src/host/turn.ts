@@ -2,10 +2,17 @@
 import type { RuntimeFrame, TurnEndFrame, TurnErrorFrame, TurnFrame } from '../protocol/frames.ts';
 import type { ControlChannel } from './control.ts';
 import { exitError } from './control.ts';
-import { CorralError } from '../util/errors.ts';
+import type { HostRequest } from '../protocol/requests.ts';
+import { CorralError, errorMessage } from '../util/errors.ts';
 
 export type TurnEvent = Extract<RuntimeFrame, { type: 'text' | 'tool_call' | 'tool_result' | 'usage' }>;
 export type TurnOutcome = TurnEndFrame | TurnErrorFrame;
+/** The host's answer to a request of the agent's (schedule_task, send_message): the tool's result. */
+export interface HostAnswer {
+  output: string;
+  isError: boolean;
+}
+export type RequestHandler = (request: HostRequest) => Promise<HostAnswer>;
 
 /** Grace for the runtime to stop after a cancel before the host stops waiting for it. */
 export const CANCEL_GRACE_MS = 5_000;
@@ -13,7 +20,7 @@ export const CANCEL_GRACE_MS = 5_000;
 export function runTurn(
   channel: ControlChannel,
   frame: TurnFrame,
-  opts: { onEvent: (e: TurnEvent) => void; signal?: AbortSignal },
+  opts: { onEvent: (e: TurnEvent) => void; signal?: AbortSignal; onRequest?: RequestHandler },
 ): Promise<TurnOutcome> {
   return new Promise<TurnOutcome>((resolve, reject) => {
     let graceTimer: NodeJS.Timeout | undefined;
@@ -31,6 +38,17 @@ export function runTurn(
         case 'usage':
           opts.onEvent(f);
           return;
+        case 'request': {
+          const answer = opts.onRequest
+            ? opts
+                .onRequest(f.request)
+                .catch((err: unknown) => ({ output: errorMessage(err), isError: true }))
+            : Promise.resolve({ output: 'the host takes no requests in this mode', isError: true });
+          void answer.then((r) =>
+            channel.send({ type: 'request_result', turnId: frame.turnId, requestId: f.requestId, ...r }),
+          );
+          return;
+        }
         case 'turn_end':
         case 'turn_error':
           cleanup();

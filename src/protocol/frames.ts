@@ -1,6 +1,7 @@
 // The control stream between host and runtime: newline-delimited JSON, each line one member of these unions,
 // validated on arrival on both sides. The runtime never receives a secret through this stream.
 import * as z from './zod-mini.ts';
+import { HostRequest } from './requests.ts';
 import { ChatMessage, Usage } from './transcript.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -8,7 +9,16 @@ export const PROTOCOL_VERSION = 1;
 export const ProviderKind = z.enum(['anthropic', 'openai']);
 export type ProviderKind = z.infer<typeof ProviderKind>;
 
-export const ToolName = z.enum(['bash', 'read_file', 'write_file', 'edit_file', 'list_files', 'web_fetch']);
+export const ToolName = z.enum([
+  'bash',
+  'read_file',
+  'write_file',
+  'edit_file',
+  'list_files',
+  'web_fetch',
+  'schedule_task',
+  'send_message',
+]);
 export type ToolName = z.infer<typeof ToolName>;
 
 export const ModelRef = z.object({
@@ -43,7 +53,19 @@ export const TurnFrame = z.object({
 });
 export const CancelFrame = z.object({ type: z.literal('cancel'), turnId: z.string().check(z.minLength(1)) });
 export const ShutdownFrame = z.object({ type: z.literal('shutdown') });
-export const HostFrame = z.discriminatedUnion('type', [TurnFrame, CancelFrame, ShutdownFrame]);
+export const RequestResultFrame = z.object({
+  type: z.literal('request_result'),
+  turnId: z.string(),
+  requestId: z.string(),
+  output: z.string().check(z.describe('what the tool returns to the model')),
+  isError: z.boolean(),
+});
+export const HostFrame = z.discriminatedUnion('type', [
+  TurnFrame,
+  CancelFrame,
+  ShutdownFrame,
+  RequestResultFrame,
+]);
 export type TurnFrame = z.infer<typeof TurnFrame>;
 export type HostFrame = z.infer<typeof HostFrame>;
 
@@ -97,6 +119,12 @@ export const TurnErrorFrame = z.object({
   code: TurnErrorCode,
   message: z.string(),
 });
+export const RequestFrame = z.object({
+  type: z.literal('request'),
+  turnId: z.string(),
+  requestId: z.string().check(z.minLength(1)),
+  request: HostRequest,
+});
 export const LogFrame = z.object({
   type: z.literal('log'),
   level: z.enum(['debug', 'info', 'warn', 'error']),
@@ -110,11 +138,14 @@ export const RuntimeFrame = z.discriminatedUnion('type', [
   UsageFrame,
   TurnEndFrame,
   TurnErrorFrame,
+  RequestFrame,
   LogFrame,
 ]);
 export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
 export type TurnEndFrame = z.infer<typeof TurnEndFrame>;
 export type TurnErrorFrame = z.infer<typeof TurnErrorFrame>;
+export type RequestFrame = z.infer<typeof RequestFrame>;
+export type RequestResultFrame = z.infer<typeof RequestResultFrame>;
 
 /** Longest line either side accepts; a bigger frame is a protocol error, not a reason to buffer forever. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;

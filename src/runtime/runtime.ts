@@ -8,6 +8,8 @@ import { startBridge } from './bridge.ts';
 import { runTurn } from './loop.ts';
 import { createModelClient, gatewayModelBaseURL, preloadProviders } from './providers/index.ts';
 import type { ModelBaseURL } from './providers/index.ts';
+import type { HostRequest } from '../protocol/requests.ts';
+import type { ToolResult } from './tools/types.ts';
 
 export interface RuntimeOptions {
   input: Readable;
@@ -54,6 +56,23 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   };
   const baseURL = opts.modelBaseURL ?? gatewayModelBaseURL;
   let current: { turnId: string; controller: AbortController; finished: Promise<void> } | undefined;
+  // requests to the host awaiting its answer, by request id
+  const pending = new Map<string, (r: ToolResult) => void>();
+  let nextRequest = 0;
+  const askHost = (turnId: string, request: HostRequest, signal: AbortSignal): Promise<ToolResult> =>
+    new Promise((resolve) => {
+      const requestId = `r${++nextRequest}`;
+      const settle = (r: ToolResult): void => {
+        pending.delete(requestId);
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      };
+      const onAbort = (): void => settle({ output: 'cancelled before the host answered', isError: true });
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.set(requestId, settle);
+      emit({ type: 'request', turnId, requestId, request });
+    });
 
   const start = (turn: TurnFrame): void => {
     if (current) {
@@ -62,7 +81,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
     const controller = new AbortController();
     const client = createModelClient(turn.model, baseURL(turn.model, bridge.port));
-    const finished = runTurn(turn, { client, tools: toolContext, emit, signal: controller.signal })
+    const tools = { ...toolContext, host: (r: HostRequest, s: AbortSignal) => askHost(turn.turnId, r, s) };
+    const finished = runTurn(turn, { client, tools, emit, signal: controller.signal })
       .catch((err: unknown) => {
         const message = `runtime bug: ${err instanceof Error ? err.message : String(err)}`;
         emit({ type: 'turn_error', turnId: turn.turnId, code: 'internal', message });
@@ -95,6 +115,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       case 'cancel':
         if (current?.turnId === frame.turnId) current.controller.abort();
         else log('debug', `cancel for turn ${frame.turnId} ignored: it is not running`);
+        return;
+      case 'request_result':
+        pending.get(frame.requestId)?.({ output: frame.output, isError: frame.isError });
         return;
       case 'shutdown':
         return void stop();

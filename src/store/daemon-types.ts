@@ -11,6 +11,8 @@ export type MessageKind = 'user' | 'task' | 'agent';
  */
 export type ReplyTarget =
   | { channel: 'webhook'; url: string }
+  /** an agent's message to another agent: the reply goes back to the sender's session */
+  | { channel: 'agent'; agent: string; sessionKey: string }
   | { channel: 'chat'; name: string; chat: string; thread?: string; replyTo?: string };
 
 /** An inbound message as the queue sees it: the message row plus its session and delivery state. */
@@ -30,6 +32,8 @@ export interface InboundRow {
   /** its place in the daemon's queue; null for messages run directly (corral run, corral chat) */
   queueSeq: number | null;
   replyTo: ReplyTarget | null;
+  /** agent-to-agent hops that led to this message (0: from a person or a task) */
+  hops: number;
   /** the assistant message that answered it */
   replyId: string | null;
   reply: string | null;
@@ -94,6 +98,7 @@ export interface QueueStore {
     source: string | null;
     text: string;
     replyTo?: ReplyTarget | null;
+    hops?: number;
     queued: boolean;
   }): InboundRow;
   getInbound(id: string): InboundRow | undefined;
@@ -127,6 +132,10 @@ export interface QueueStore {
     outboxFor: (row: InboundRow, error: string) => OutboxInsert[];
   }): { requeued: InboundRow[]; failed: InboundRow[] };
   findSession(agent: string, key: string): SessionRow | undefined;
+  /** Records that `summary` stands in for the session's first `covers` transcript entries. */
+  saveCompaction(sessionId: string, covers: number, summary: string): void;
+  /** The session's latest compaction, if any. */
+  latestCompaction(sessionId: string): { covers: number; summary: string } | undefined;
 }
 
 export interface OutboxStore {

@@ -237,6 +237,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX approvals_by_status ON approvals(status, created_at);
     `,
   },
+  {
+    // Agent-to-agent messages carry how many agent hops led to them (loops are refused past a limit); a session's
+    // compactions keep the summary that stands in for its first `covers` transcript entries in what is sent.
+    id: 8,
+    name: '0008_message_hops_compactions',
+    sql: `
+      ALTER TABLE messages ADD COLUMN hops INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE compactions (
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        covers INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, covers)
+      );
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

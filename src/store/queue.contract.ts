@@ -74,6 +74,25 @@ export function runQueueContract(name: string, makeStore: StoreFactory): void {
         });
       });
 
+      it('keeps the hops of an agent message and where its reply goes; keeps the latest compaction', () => {
+        const m = store.acceptMessage({
+          agent: 'a',
+          sessionKey: 'agent:b:default',
+          kind: 'agent',
+          source: 'agent:b',
+          text: 'from b',
+          replyTo: { channel: 'agent', agent: 'b', sessionKey: 'api:x' },
+          hops: 3,
+          queued: true,
+        });
+        expect(store.getInbound(m.id)).toMatchObject({ hops: 3, replyTo: { channel: 'agent', agent: 'b' } });
+        expect(accept('plain').hops).toBe(0);
+        expect(store.latestCompaction(m.sessionId)).toBeUndefined();
+        store.saveCompaction(m.sessionId, 4, 'first summary');
+        store.saveCompaction(m.sessionId, 10, 'second summary');
+        expect(store.latestCompaction(m.sessionId)).toEqual({ covers: 10, summary: 'second summary' });
+      });
+
       it('starts a message once, counting attempts; a requeue does not count', () => {
         const m = accept('x');
         expect(store.startMessage(m.id)).toMatchObject({ status: 'running', attempts: 1 });

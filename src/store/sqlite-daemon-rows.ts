@@ -21,6 +21,7 @@ const int = z.number().int();
 
 export const ReplyTargetSchema = z.discriminatedUnion('channel', [
   z.object({ channel: z.literal('webhook'), url: z.string() }),
+  z.object({ channel: z.literal('agent'), agent: z.string(), sessionKey: z.string() }),
   z.object({
     channel: z.literal('chat'),
     name: z.string(),
@@ -44,6 +45,7 @@ export const InboundDb = z
     attempts: int,
     queue_seq: int.nullable(),
     reply_to: jsonText(ReplyTargetSchema).nullable(),
+    hops: int,
     reply_id: z.string().nullable(),
     reply: z.string().nullable(),
     created_at: z.string(),
@@ -62,6 +64,7 @@ export const InboundDb = z
     attempts: r.attempts,
     queueSeq: r.queue_seq,
     replyTo: r.reply_to satisfies ReplyTarget | null,
+    hops: r.hops,
     replyId: r.reply_id,
     reply: r.reply,
     createdAt: r.created_at,

@@ -11,8 +11,10 @@ import { parseRow, SessionDb } from './sqlite-rows.ts';
 import type { MessageRow, SessionRow } from './types.ts';
 
 const INBOUND = `SELECT m.id, s.agent, m.session_id, s.key AS session_key, m.kind, m.source, m.text, m.status,
-    m.error, m.attempts, m.queue_seq, m.reply_to, m.reply_id, r.text AS reply, m.created_at, m.updated_at
+    m.error, m.attempts, m.queue_seq, m.reply_to, m.hops, m.reply_id, r.text AS reply, m.created_at, m.updated_at
   FROM messages m JOIN sessions s ON s.id = m.session_id LEFT JOIN messages r ON r.id = m.reply_id`;
+
+const CompactionDb = z.object({ covers: z.number().int(), summary: z.string() });
 
 function statements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
@@ -20,8 +22,9 @@ function statements(db: Database.Database) {
     nextQueueSeq: p('SELECT COALESCE(MAX(queue_seq), 0) + 1 AS next FROM messages'),
     insertInbound: p(
       `INSERT INTO messages (id, session_id, role, text, status, error, created_at, kind, source, queue_seq,
-         attempts, reply_to, updated_at)
-       VALUES (@id, @sessionId, 'user', @text, 'received', NULL, @now, @kind, @source, @queueSeq, 0, @replyTo, @now)`,
+         attempts, reply_to, hops, updated_at)
+       VALUES (@id, @sessionId, 'user', @text, 'received', NULL, @now, @kind, @source, @queueSeq, 0, @replyTo, @hops,
+         @now)`,
     ),
     insertReply: p(
       `INSERT INTO messages (id, session_id, role, text, status, error, created_at, updated_at)
@@ -48,6 +51,13 @@ function statements(db: Database.Database) {
       `UPDATE runs SET status = 'failed', error = ?, ended_at = ? WHERE message_id = ? AND status = 'running'`,
     ),
     findSession: p('SELECT id, agent, key, created_at FROM sessions WHERE agent = ? AND key = ?'),
+    saveCompaction: p(
+      `INSERT INTO compactions (session_id, covers, summary, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (session_id, covers) DO UPDATE SET summary = excluded.summary`,
+    ),
+    latestCompaction: p(
+      'SELECT covers, summary FROM compactions WHERE session_id = ? ORDER BY covers DESC LIMIT 1',
+    ),
 
     insertOutbox: p(
       `INSERT INTO outbox (key, message_id, channel, target, payload, status, attempts, next_attempt_at,
@@ -114,6 +124,7 @@ export function createQueueStore(
       source: m.source,
       queueSeq,
       replyTo: m.replyTo ? JSON.stringify(m.replyTo) : null,
+      hops: m.hops ?? 0,
     });
     return id;
   });
@@ -186,6 +197,13 @@ export function createQueueStore(
     findSession(agent, key) {
       const row: unknown = q.findSession.get(agent, key);
       return row === undefined ? undefined : parseRow(SessionDb, row, 'sessions');
+    },
+    saveCompaction(sessionId, covers, summary) {
+      q.saveCompaction.run(sessionId, covers, summary, now());
+    },
+    latestCompaction(sessionId) {
+      const row: unknown = q.latestCompaction.get(sessionId);
+      return row === undefined ? undefined : parseRow(CompactionDb, row, 'compactions');
     },
 
     dueOutbox: (at, limit) => q.dueOutbox.all(at, limit).map((r) => parseRow(OutboxDb, r, 'outbox')),

@@ -99,5 +99,5 @@ describe.skipIf(!hasBwrap)('corral task (bwrap)', () => {
     expect(audit).toEqual(
       expect.arrayContaining(['task.create', 'task.run', 'task.skip', 'task.pause', 'task.remove']),
     );
-  });
+  }, 180_000);
 });

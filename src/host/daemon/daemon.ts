@@ -8,7 +8,7 @@ import { loadConfig } from '../../config/config-file.ts';
 import type { InboundRow } from '../../store/daemon-types.ts';
 import type { Clock } from '../../util/clock.ts';
 import { systemClock } from '../../util/clock.ts';
-import { errorMessage } from '../../util/errors.ts';
+import { CorralError, errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
 import { launchSandbox } from '../launch.ts';
 import { openHost } from '../open.ts';
@@ -26,6 +26,9 @@ import { createOutbox } from './outbox.ts';
 import { recoverAfterCrash } from './recovery.ts';
 import { defaultMaxPerAgent, defaultMaxSandboxes } from './sizing.ts';
 import { createTurnRunner, deliveriesFor } from './turns.ts';
+import { AGENT_REPLY_CHANNEL, createAgentReplyChannel } from './agent-messages.ts';
+import { createAgentRequests } from './agent-requests.ts';
+import type { MessageService } from './messages.ts';
 import { createScheduler, taskSource } from '../schedule/scheduler.ts';
 import { watchTaskChanges } from '../schedule/wake.ts';
 
@@ -67,6 +70,8 @@ export async function startDaemon(opts: DaemonOptions) {
   const runDir = path.join(home.runDir, 'daemon');
   const metricsRef: { current?: ReturnType<typeof createDaemonMetrics> } = {};
   const ended: { current?: (m: InboundRow) => void } = {};
+  const requestsRef: { current?: ReturnType<typeof createAgentRequests> } = {};
+  const messagesRef: { current?: MessageService } = {};
   const catalogRef: { current?: AgentCatalog } = {};
   const events = createEventBus({ clock });
   const routerRef: { current?: Router } = {};
@@ -131,7 +136,13 @@ export async function startDaemon(opts: DaemonOptions) {
     store,
     clock,
     log,
-    channels: { webhook: createWebhookChannel() },
+    channels: {
+      webhook: createWebhookChannel(),
+      [AGENT_REPLY_CHANNEL]: createAgentReplyChannel(() => {
+        if (messagesRef.current === undefined) throw new CorralError('draining', 'the host is starting');
+        return messagesRef.current;
+      }),
+    },
     onDelivered: (item) => metricsRef.current?.delivered(item.channel),
   });
   const pool = createSandboxPool({
@@ -154,6 +165,11 @@ export async function startDaemon(opts: DaemonOptions) {
     clock,
     log,
     events,
+    requests: (agent, message) => {
+      const make = requestsRef.current;
+      if (make === undefined) throw new CorralError('internal', 'agent requests are not ready');
+      return make(agent, message);
+    },
     onCommitted: (m, outcome, ms) => {
       metricsRef.current?.turnEnded(m, outcome, ms);
       ended.current?.(m);
@@ -185,6 +201,7 @@ export async function startDaemon(opts: DaemonOptions) {
     draining: () => draining,
     onAccepted: (m) => metrics.accepted(m),
   });
+  messagesRef.current = messages;
 
   // every inbound message (API, channels) is decided by the policy first; held ones wait until stop()
   const gov = openGovernance(home, store);
@@ -197,8 +214,6 @@ export async function startDaemon(opts: DaemonOptions) {
     signal: held.signal,
   });
 
-  for (const m of store.queuedMessages()) router.enqueue(m);
-  outbox.kick();
   // each task runs in its own session of its agent (thread = the task id), through the same queue
   const scheduler = createScheduler({
     store,
@@ -215,6 +230,9 @@ export async function startDaemon(opts: DaemonOptions) {
       }).id,
   });
   ended.current = (m) => scheduler.ended(m);
+  requestsRef.current = createAgentRequests({ store, gov, catalog, messages, clock, scheduler });
+  for (const m of store.queuedMessages()) router.enqueue(m);
+  outbox.kick();
   scheduler.start();
   const unwatchTasks = watchTaskChanges(home, log, () => scheduler.refresh());
   log.info('host ready', {

@@ -81,6 +81,7 @@ export function createMessageService(deps: {
       kind?: MessageKind;
       source?: string;
       replyTo?: ReplyTarget | null;
+      hops?: number;
     }): MessageView {
       if (deps.draining())
         throw new CorralError(
@@ -96,6 +97,7 @@ export function createMessageService(deps: {
         source: m.source ?? m.channel,
         text: m.text,
         replyTo: m.replyTo ?? null,
+        hops: m.hops ?? 0,
         queued: true,
       });
       store.appendAudit({

@@ -10,6 +10,8 @@ import type { Lease } from '../pool/sandbox-pool.ts';
 import type { TurnOutcome } from '../queue/router.ts';
 import type { TurnExecDeps } from '../turn-exec.ts';
 import { executeTurn } from '../turn-exec.ts';
+import type { RequestHandler } from '../turn.ts';
+import { agentReplyDelivery } from './agent-messages.ts';
 import type { EventBus } from './events.ts';
 
 const TOOL_INPUT_PREVIEW = 200;
@@ -41,6 +43,8 @@ export function deliveriesFor(
         },
       ];
     }
+    case 'agent':
+      return [agentReplyDelivery(m, m.replyTo, body)];
     case 'webhook':
       return [
         {
@@ -63,6 +67,8 @@ export function createTurnRunner(deps: {
   log: Logger;
   events: EventBus;
   /** after a commit that may have added deliveries */
+  /** answers the agent's requests during the turn (schedule_task, send_message) */
+  requests?: (agent: AgentConfig, message: InboundRow) => RequestHandler;
   onCommitted: (
     m: InboundRow,
     outcome: 'done' | 'failed',
@@ -89,7 +95,9 @@ export function createTurnRunner(deps: {
     });
     let broken = false;
     try {
+      const requests = deps.requests?.(agent, message);
       const result = await executeTurn(deps.exec, {
+        ...(requests ? { requests } : {}),
         agent,
         message,
         sandbox: () => Promise.resolve(lease.sandbox),

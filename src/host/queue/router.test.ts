@@ -18,6 +18,7 @@ const msg = (agent: string, session: string, text: string): InboundRow => ({
   sessionId: session,
   sessionKey: session,
   kind: 'user',
+  hops: 0,
   source: 'api',
   text,
   status: 'received',

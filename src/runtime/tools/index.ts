@@ -5,6 +5,7 @@ import type { ToolName } from '../../protocol/frames.ts';
 import type { ToolSpec } from '../providers/types.ts';
 import { bashTool } from './bash.ts';
 import { editFileTool } from './edit-file.ts';
+import { scheduleTaskTool, sendMessageTool } from './host-tools.ts';
 import { listFilesTool } from './list-files.ts';
 import { readFileTool } from './read-file.ts';
 import type { Tool, ToolContext, ToolResult } from './types.ts';
@@ -25,6 +26,8 @@ const TOOLS: Record<ToolName, ToolEntry> = {
   edit_file: entry(editFileTool),
   list_files: entry(listFilesTool),
   web_fetch: entry(webFetchTool),
+  schedule_task: entry(scheduleTaskTool),
+  send_message: entry(sendMessageTool),
 };
 
 function entry<S extends z.ZodMiniType>(tool: Tool<S>): ToolEntry {

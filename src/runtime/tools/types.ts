@@ -1,5 +1,6 @@
 // The contract every tool implements: a zod input schema (also sent to the model as JSON schema) and a run
 // function that never throws: failures come back as `isError` results the model can read.
+import type { HostRequest } from '../../protocol/requests.ts';
 import type * as z from '../../protocol/zod-mini.ts';
 
 export interface ToolContext {
@@ -9,6 +10,8 @@ export interface ToolContext {
   env: Record<string, string | undefined>;
   /** Loopback port of the gateway bridge, for tools that speak HTTP themselves. */
   bridgePort: number;
+  /** Asks the host to act for the agent (over the control stream); absent where no host answers requests. */
+  host?: (request: HostRequest, signal: AbortSignal) => Promise<ToolResult>;
 }
 
 export interface ToolResult {
