@@ -8,6 +8,7 @@ import type { ChannelAdapter, ChannelSink, InboundMessage, IntakeResult } from '
 import { PermanentDeliveryError } from '../types.ts';
 import { createSlackChannel } from './adapter.ts';
 import { SLACK_TEXT_LIMIT } from './deliver.ts';
+import { probeSlack } from './probe.ts';
 
 interface Running {
   adapter: ChannelAdapter;
@@ -339,5 +340,23 @@ describe('slack channel, connection', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(PermanentDeliveryError);
     expect(r.adapter.status().state).toBe('failed');
+  });
+});
+
+describe('slack token probe', () => {
+  it('names the team when both tokens work, and which token Slack refused otherwise', async () => {
+    const tokens = { appToken: slack.appToken, botToken: slack.botToken };
+    expect(await probeSlack('team', tokens, slack.apiUrl)).toEqual({
+      ok: true,
+      team: 'Stand-in',
+      botUserId: slack.botUserId,
+    });
+    const badBot = await probeSlack('team', { ...tokens, botToken: 'xoxb-wrong-token' }, slack.apiUrl);
+    expect(badBot).toMatchObject({ ok: false, detail: 'Slack refused the bot token (invalid_auth)' });
+    const badApp = await probeSlack('team', { ...tokens, appToken: 'xapp-wrong-token' }, slack.apiUrl);
+    expect(badApp.ok ? '' : badApp.detail).toContain('app-level token');
+    await slack.down();
+    const down = await probeSlack('team', tokens, slack.apiUrl);
+    expect(down).toMatchObject({ ok: false, fix: 'check the network' });
   });
 });

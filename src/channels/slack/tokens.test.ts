@@ -1,0 +1,47 @@
+// Reading and sealing the Slack tokens: either order, clear refusals that never repeat a token.
+import { describe, expect, it } from 'vitest';
+import { CorralError } from '../../util/errors.ts';
+import { openTokens, parseTokenLines, sealTokens } from './tokens.ts';
+
+const app = 'xapp-1-A0TEST-1-abcdef123456';
+const bot = 'xoxb-1111-2222-abcdefABCDEF';
+
+function refusal(fn: () => unknown): CorralError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof CorralError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('slack tokens', () => {
+  it('reads both tokens in either order, ignoring blank lines and a trailing newline', () => {
+    expect(parseTokenLines(`${app}\n${bot}\n`)).toEqual({ appToken: app, botToken: bot });
+    expect(parseTokenLines(`\n${bot}\r\n\n${app}`)).toEqual({ appToken: app, botToken: bot });
+  });
+
+  it('refuses one token, two of a kind, a user token or junk, without repeating any of it', () => {
+    for (const input of [
+      app,
+      `${app}\n${app}`,
+      `xoxp-1-user-token-abc\n${app}`,
+      `${app}\n${bot}\n${bot}`,
+      'hunter2',
+    ]) {
+      const err = refusal(() => parseTokenLines(input));
+      expect(err.code).toBe('slack_tokens_invalid');
+      expect(`${err.message} ${err.hint ?? ''}`).not.toMatch(/abcdef|hunter2|user-token/);
+    }
+    const bad = refusal(() => parseTokenLines(`xapp-\n${bot}`));
+    expect(bad.message).toContain('xapp-');
+  });
+
+  it('seals and opens the pair; a damaged value says how to store it again', () => {
+    const sealed = sealTokens({ appToken: app, botToken: bot });
+    expect(openTokens(sealed, 'team')).toEqual({ appToken: app, botToken: bot });
+    const err = refusal(() => openTokens('{"appToken":"nope"}', 'team'));
+    expect(err.hint).toContain('corral channel add slack team');
+  });
+});
