@@ -9,7 +9,8 @@ export const SECURITY_HEADERS: Record<string, string> = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts, which checkOrigin refuses
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
 

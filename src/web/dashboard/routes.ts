@@ -271,12 +271,17 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
           case 'accepted':
             if (wantsJson(c.req)) return sendJson(c.res, 202, { id: r.message.id, status: r.message.status });
             return redirect(c.res, back);
-          case 'held':
-            return after(c, back, {
-              ok: false,
-              message: `the message waits for approval ${r.approval} (${r.reason}); it is sent once approved`,
-            });
+          case 'held': {
+            const message = `the message waits for approval ${r.approval} (${r.reason}); it is sent once approved`;
+            if (wantsJson(c.req))
+              return sendJson(c.res, 202, { status: 'held', approval: r.approval, message });
+            return after(c, back, { ok: false, message });
+          }
           case 'denied':
+            if (wantsJson(c.req))
+              return sendJson(c.res, 403, {
+                error: { code: 'policy_denied', message: `message refused: ${r.reason}` },
+              });
             return after(c, back, { ok: false, message: `message refused: ${r.reason}` });
         }
       },

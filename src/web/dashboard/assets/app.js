@@ -131,6 +131,7 @@ function chat() {
     }
     form.elements.text.value = '';
     bubble('user', text);
+    if (body.status === 'held') return void list.append(el('li', 'notice', body.message));
     mine.set(body.id, bubble('assistant', ''));
   });
 }
