@@ -26,10 +26,11 @@ if [ "${1:-}" = "--stop" ]; then
   exit 0
 fi
 
-# gVisor as an optional runtime (`docker.runtime: runsc`); ptrace works in nested VMs where KVM hangs.
+# gVisor as an optional runtime (`docker.runtime: runsc`); ptrace works in nested VMs where KVM hangs;
+# --host-uds=open lets the runtime connect to the gateway's Unix socket (it creates none).
 runtimes='{}'
 if command -v runsc >/dev/null; then
-  runtimes="{\"runsc\": {\"path\": \"$(command -v runsc)\", \"runtimeArgs\": [\"--platform=ptrace\", \"--network=none\"]}}"
+  runtimes="{\"runsc\": {\"path\": \"$(command -v runsc)\", \"runtimeArgs\": [\"--platform=ptrace\", \"--network=none\", \"--host-uds=open\"]}}"
 fi
 config=$(
   cat <<EOF

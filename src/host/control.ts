@@ -1,6 +1,6 @@
 // The host end of a sandbox's control stream: validated frames in, frames out, the runtime's stderr kept short.
 import { EventEmitter } from 'node:events';
-import type { HostFrame, RuntimeFrame } from '../protocol/frames.ts';
+import type { HostFrame, RuntimeFrame, StartReport } from '../protocol/frames.ts';
 import { RuntimeFrame as RuntimeFrameSchema } from '../protocol/frames.ts';
 import { readFrames, writeFrame } from '../protocol/ndjson.ts';
 import type { Sandbox, SandboxExit } from '../sandbox/types.ts';
@@ -15,6 +15,8 @@ export interface ControlChannel {
   onFrame(listener: (frame: RuntimeFrame) => void): () => void;
   /** Resolves with the gateway port the runtime reported; rejects if the sandbox dies or times out first. */
   ready(timeoutMs: number): Promise<number>;
+  /** the start self-test the runtime sent with `ready` (undefined before it, or from a runtime without one) */
+  startReport?(): StartReport | undefined;
   stderrTail(): string;
   readonly exit: Promise<SandboxExit>;
 }
@@ -40,6 +42,7 @@ export function openControlChannel(sandbox: Sandbox, log: Logger): ControlChanne
     return () => events.off('frame', listener);
   };
 
+  let report: StartReport | undefined;
   const ready = (timeoutMs: number): Promise<number> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -50,6 +53,7 @@ export function openControlChannel(sandbox: Sandbox, log: Logger): ControlChanne
       }, timeoutMs);
       const off = onFrame((frame) => {
         if (frame.type !== 'ready') return;
+        report = frame.selfTest;
         clearTimeout(timer);
         off();
         resolve(frame.gatewayPort);
@@ -66,6 +70,7 @@ export function openControlChannel(sandbox: Sandbox, log: Logger): ControlChanne
     send: (frame) => void writeFrame(sandbox.stdin, frame),
     onFrame,
     ready,
+    startReport: () => report,
     stderrTail: () => tail,
     exit: sandbox.exited,
   };

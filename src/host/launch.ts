@@ -10,7 +10,8 @@ import {
   SANDBOX_RUNTIME_DIR,
 } from '../protocol/sandbox-env.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
-import type { SandboxMount } from '../sandbox/types.ts';
+import { judgeStartReport, startCheckError } from '../sandbox/start-check.ts';
+import type { SandboxMount, SandboxSpec } from '../sandbox/types.ts';
 import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
 import { loadConfig } from '../config/config-file.ts';
 import type { AgentMount } from '../config/governance.ts';
@@ -59,6 +60,8 @@ export interface LaunchDeps {
   credentials?: SandboxCredentials;
   /** decides each mount (action `mount`); without it an agent that lists mounts does not start */
   governance?: Governance;
+  /** secret values the start self-test makes sure are not in a sandbox's environment */
+  secretValues?: () => readonly string[];
 }
 
 export interface RunningSandbox {
@@ -156,7 +159,7 @@ export async function launchSandbox(
       ...(hostIds === undefined ? {} : { owner: hostIds }),
     });
     cleanups.push(() => endpoint.close());
-    const sandbox = await backend.start({
+    const spec: SandboxSpec = {
       sandboxId,
       agent: agent.name,
       runDir,
@@ -175,11 +178,25 @@ export async function launchSandbox(
           }
         : imageSpec(image, volume.layerDir)),
       ...(mounts.length === 0 ? {} : { mounts }),
-    });
+    };
+    const sandbox = await backend.start(spec);
     releaseMounts(); // the sandbox holds its own copies (bwrap mounts them and closes them)
     cleanups.push(() => sandbox.stop());
     const channel = openControlChannel(sandbox, deps.log);
     await channel.ready(READY_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0));
+    // the start self-test: what the runtime saw from inside against what was configured; fail closed
+    const failures = judgeStartReport(channel.startReport?.(), {
+      env: spec.env,
+      limits,
+      applied: sandbox.appliedLimits,
+      ownKernel: backend.ownKernel === true,
+      ...(backend.ownDevices === undefined ? {} : { ownDevices: backend.ownDevices }),
+      ...(deps.secretValues === undefined ? {} : { secrets: deps.secretValues() }),
+    });
+    if (failures.length > 0) {
+      deps.log.error('sandbox failed its start self-test', { agent: agent.name, failures });
+      throw startCheckError(agent.name, backend.name, failures);
+    }
     deps.log.debug('sandbox ready', { agent: agent.name, sandbox: sandboxId });
     let stopped: Promise<void> | undefined;
     const stop = (): Promise<void> => {

@@ -70,10 +70,19 @@ export type TurnFrame = z.infer<typeof TurnFrame>;
 export type HostFrame = z.infer<typeof HostFrame>;
 
 // runtime → host
+/** The start self-test's facts, seen from inside the sandbox; the host judges them (src/sandbox/start-check.ts). */
+export const StartReport = z.object({
+  facts: z.record(z.string(), z.string()),
+  /** variable name → sha256 of its value (first 32 hex digits) */
+  env: z.record(z.string(), z.string()),
+});
+export type StartReport = z.infer<typeof StartReport>;
 export const ReadyFrame = z.object({
   type: z.literal('ready'),
   protocol: z.literal(PROTOCOL_VERSION),
   gatewayPort: z.int().check(z.positive()),
+  /** absent only from runtimes that predate it; the host then refuses the sandbox */
+  selfTest: z.optional(StartReport),
 });
 export const TextFrame = z.object({ type: z.literal('text'), turnId: z.string(), delta: z.string() });
 export const ToolCallFrame = z.object({

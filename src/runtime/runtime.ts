@@ -5,6 +5,7 @@ import { HostFrame, PROTOCOL_VERSION } from '../protocol/frames.ts';
 import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
 import { readFrames, writeFrame } from '../protocol/ndjson.ts';
 import { startBridge } from './bridge.ts';
+import { collectStartReport } from './self-check.ts';
 import { runTurn } from './loop.ts';
 import { createModelClient, gatewayModelBaseURL, preloadProviders } from './providers/index.ts';
 import type { ModelBaseURL } from './providers/index.ts';
@@ -128,7 +129,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     onError: (err) => log('warn', err.message),
     onEnd: () => void stop(),
   });
-  emit({ type: 'ready', protocol: PROTOCOL_VERSION, gatewayPort: bridge.port });
+  // the start self-test: facts the host judges before it sends the first turn
+  const selfTest = await collectStartReport(opts.gatewaySocket, opts.env);
+  emit({ type: 'ready', protocol: PROTOCOL_VERSION, gatewayPort: bridge.port, selfTest });
   preloadProviders();
   return { port: bridge.port, done };
 }

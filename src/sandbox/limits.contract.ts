@@ -269,7 +269,9 @@ export function runLimitsContract(
             [
               '/bin/bash',
               '-c',
-              'echo started; f() { f | f & }; f; while :; do set -- /proc/[0-9]*; echo "count $#"; read -r -t 1 _; done',
+              // counts the processes in the shell's own cgroup: a VM's /proc also lists its kernel's threads
+              'mine=; read -r mine < /proc/self/cgroup; echo started; f() { f | f & }; f; ' +
+                'while :; do c=0; for p in /proc/[0-9]*; do l=; read -r l < "$p/cgroup"; [ "$l" = "$mine" ] && c=$((c+1)); done 2>/dev/null; echo "count $c"; read -r -t 1 _; done',
             ],
             { limits: { ...DEFAULT_LIMITS, maxProcesses: SMALL_PIDS } },
           ),

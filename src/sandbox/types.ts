@@ -183,6 +183,11 @@ export interface SandboxBackend {
   readonly ownKernel?: boolean;
   /** Supports SandboxSpec.mounts (by descriptor). Others are made to refuse such a spec rather than ignore it. */
   readonly mounts?: boolean;
+  /**
+   * Device nodes the backend's own kernel emulates, with no host device behind them (gVisor: fuse, net/tun). The
+   * start self-test allows these beside the minimal set (null, zero, full, random, urandom, tty, pts).
+   */
+  readonly ownDevices?: readonly string[];
   /** Extra time a sandbox may need to come up (a VM booting, slowest under emulation); added to start timeouts. */
   bootAllowanceMs?(): number;
 }

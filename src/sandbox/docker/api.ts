@@ -98,7 +98,7 @@ function explainStartError(err: unknown): unknown {
     return new CorralError(
       'docker-runsc-network',
       `dockerd's runsc runtime tried to set up gVisor networking and refused (${err.message})`,
-      'register runsc with "runtimeArgs": ["--platform=ptrace", "--network=none"] in dockerd\'s daemon.json ' +
+      'register runsc with "runtimeArgs": ["--platform=ptrace", "--network=none", "--host-uds=open"] in dockerd\'s daemon.json ' +
         '(scripts/start-dockerd.sh does), then restart dockerd',
     );
   }

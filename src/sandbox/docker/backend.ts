@@ -14,6 +14,7 @@ import type {
   SandboxRoot,
   SandboxSpec,
 } from '../types.ts';
+import { GVISOR_DEVICES } from '../oci/gvisor.ts';
 import type { DockerApi } from './api.ts';
 import { createDockerApi } from './api.ts';
 import type { StableBinds } from './binds.ts';
@@ -192,7 +193,10 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
     reap: (runDir) => reap(api, log, home, createOwnerRecords(runDir)),
     limitNotes: () => dockerLimitNotes(opts.runtime),
     ...(opts.runtime === 'runsc'
-      ? { limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false } as const }
+      ? {
+          limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false } as const,
+          ownDevices: GVISOR_DEVICES,
+        }
       : {}),
     resetLayer: (agent, layerDir) =>
       lock(layerContainerName(home, agent), () =>

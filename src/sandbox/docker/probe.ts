@@ -75,6 +75,17 @@ export async function probeDocker(
       fix: `register it in daemon.json ("runtimes": {"${opts.runtime}": {"path": "/usr/bin/${opts.runtime}"}}) as scripts/start-dockerd.sh does, or drop docker.runtime`,
     };
   }
+  if (opts.runtime === 'runsc') {
+    // without --host-uds, gVisor refuses to connect to a host Unix socket: the gateway would be unreachable
+    const args = JSON.stringify(info.Runtimes?.['runsc'] ?? {});
+    if (!/--host-uds=(open|all)/.test(args))
+      return {
+        ok: false,
+        reason:
+          "Docker's runsc runtime is registered without --host-uds=open, so the sandbox cannot reach the gateway socket",
+        fix: 'add "--host-uds=open" to runsc\'s "runtimeArgs" in dockerd\'s daemon.json (scripts/start-dockerd.sh does), then restart dockerd',
+      };
+  }
   const detail = `Docker ${version.Version} (API ${version.ApiVersion}), root remapped to ${root.uid}:${root.gid}, runtime ${opts.runtime ?? 'runc'}, cgroup v${info.CgroupVersion}`;
   return { ok: true, detail, info, root };
 }

@@ -45,6 +45,7 @@ export interface Flavour {
   /** for `corral doctor`: limits kept by a weaker mechanism, or that behave differently (see limitBehaviour) */
   limitNotes(mode: CgroupMode): Partial<Record<keyof SandboxLimits, string>>;
   limitBehaviour?: LimitBehaviour;
+  ownDevices?: readonly string[];
 }
 
 export interface OciBackendDeps {
@@ -196,5 +197,6 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
     resetLayer: (_agent, layerDir) => dropLayer(layerDir),
     limitNotes: () => flavour.limitNotes(mode),
     ...(flavour.limitBehaviour === undefined ? {} : { limitBehaviour: flavour.limitBehaviour }),
+    ...(flavour.ownDevices === undefined ? {} : { ownDevices: flavour.ownDevices }),
   };
 }

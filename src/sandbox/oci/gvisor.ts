@@ -59,6 +59,9 @@ export function gvisorApplied(mode: CgroupMode, diskQuota: boolean): AppliedLimi
   };
 }
 
+/** Devices gVisor's kernel implements itself: no host device is behind them. */
+export const GVISOR_DEVICES = ['fuse', 'net/tun'] as const;
+
 /** What differs on gVisor, for `corral doctor` and the limits contract (which checks exactly this behaviour). */
 export function gvisorLimitNotes(mode: CgroupMode): Partial<Record<keyof SandboxLimits, string>> {
   const cg = mode.kind === 'v1' ? 'cgroup v1' : mode.kind === 'v2' ? 'cgroup v2' : 'no cgroup';
@@ -136,6 +139,7 @@ export function createGvisorBackend(deps: GvisorDeps): SandboxBackend {
       pidsLimit: gvisorPidsLimit,
       limitNotes: gvisorLimitNotes,
       limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false },
+      ownDevices: GVISOR_DEVICES,
       applied: (m, spec) => gvisorApplied(m, spec.diskQuota === true),
     },
     { ...deps, cgroups: mode },
