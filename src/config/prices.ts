@@ -15,6 +15,12 @@ export const Price = z
     cacheWrite: UsdPerMTok.optional().describe(
       'USD per million input tokens written to the prompt cache; the input price when absent',
     ),
+    contextWindow: z
+      .number()
+      .int()
+      .min(1000)
+      .optional()
+      .describe('tokens the model reads at once; conversations are compacted near it (default 128000)'),
   })
   .strict();
 export type Price = z.infer<typeof Price>;

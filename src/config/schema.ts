@@ -131,6 +131,16 @@ export const CorralConfig = z
     gvisor: GvisorConfig.optional().describe('settings of the gvisor sandbox backend'),
     mounts: MountsConfig.optional().describe("the operator's allowlist of host folders agents may mount"),
     microvm: MicrovmConfig.optional().describe('settings of the microvm sandbox backend'),
+    compaction: z
+      .object({
+        threshold: z
+          .number()
+          .min(0.2)
+          .max(0.95)
+          .describe("share of the model's context window at which older turns are summarised (default 0.75)"),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;

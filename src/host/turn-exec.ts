@@ -13,6 +13,8 @@ import type { RequestHandler, TurnEvent } from './turn.ts';
 import { runTurn } from './turn.ts';
 import { turnErrorToCorral } from './turn-errors.ts';
 import { timeLimits } from './limits.ts';
+import { DEFAULT_COMPACT_THRESHOLD, DEFAULT_CONTEXT_WINDOW, planContext } from './compaction.ts';
+import { findPrice } from '../gateway/cost.ts';
 
 export interface TurnResult {
   messageId: string;
@@ -111,7 +113,8 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
   const { agent, message } = job;
   const run = store.startRun({ sessionId: message.sessionId, messageId: message.id });
   try {
-    const provider = resolveProvider(loadConfig(home), agent.model);
+    const config = loadConfig(home);
+    const provider = resolveProvider(config, agent.model);
     if (!store.listSecrets().some((s) => s.name === provider.keySecret)) {
       throw new CorralError(
         'secret_missing',
@@ -123,6 +126,16 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
     const times = timeLimits(agent.limits);
     const turnLimit = turnTimer(times.turnSeconds, job.signal);
     const userMessage: ChatMessage = { role: 'user', content: [{ type: 'text', text: message.text }] };
+    const plan = planContext({
+      history: store.transcript(message.sessionId),
+      latest: store.latestCompaction(message.sessionId),
+      user: userMessage,
+      instructions: agent.instructions,
+      maxTokens: agent.maxTokens,
+      window:
+        findPrice(config.prices, provider.name, provider.model)?.contextWindow ?? DEFAULT_CONTEXT_WINDOW,
+      threshold: config.compaction?.threshold ?? DEFAULT_COMPACT_THRESHOLD,
+    });
     deps.hooks.onRunStart(sandbox.id, run.id);
     const outcome = await runTurn(
       sandbox.channel,
@@ -130,7 +143,9 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
         type: 'turn',
         turnId: run.id,
         instructions: agent.instructions,
-        messages: [...store.transcript(message.sessionId), userMessage],
+        messages: plan.messages,
+        ...(plan.summary === undefined ? {} : { summary: plan.summary }),
+        ...(plan.compact === undefined ? {} : { compact: plan.compact }),
         model: {
           provider: provider.name,
           kind: provider.kind,
@@ -143,6 +158,8 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
       },
       {
         onEvent: (e) => {
+          if (e.type === 'compacted')
+            compacted(deps, agent.name, run.id, message.sessionId, plan.covers, e.summary);
           record(store, agent.name, run.id, e);
           job.onEvent?.(e);
         },
@@ -229,6 +246,24 @@ function requeue(deps: TurnExecDeps, job: TurnJob, runId: string): undefined {
   return undefined;
 }
 
+/** The summary stands in for the first `covers` transcript entries from now on (the entries stay stored). */
+function compacted(
+  deps: TurnExecDeps,
+  agent: string,
+  runId: string,
+  sessionId: string,
+  covers: number,
+  summary: string,
+) {
+  deps.store.saveCompaction(sessionId, covers, summary);
+  deps.store.appendAudit({
+    actor: 'host',
+    action: 'session.compact',
+    subject: agent,
+    detail: { runId, sessionId, covers, summaryChars: summary.length },
+  });
+}
+
 function record(store: Store, agent: string, runId: string, e: TurnEvent): void {
   switch (e.type) {
     case 'tool_call':
@@ -249,6 +284,7 @@ function record(store: Store, agent: string, runId: string, e: TurnEvent): void 
       return;
     case 'text':
     case 'usage':
+    case 'compacted':
       return;
   }
 }

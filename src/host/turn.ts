@@ -5,7 +5,10 @@ import { exitError } from './control.ts';
 import type { HostRequest } from '../protocol/requests.ts';
 import { CorralError, errorMessage } from '../util/errors.ts';
 
-export type TurnEvent = Extract<RuntimeFrame, { type: 'text' | 'tool_call' | 'tool_result' | 'usage' }>;
+export type TurnEvent = Extract<
+  RuntimeFrame,
+  { type: 'text' | 'tool_call' | 'tool_result' | 'usage' | 'compacted' }
+>;
 export type TurnOutcome = TurnEndFrame | TurnErrorFrame;
 /** The host's answer to a request of the agent's (schedule_task, send_message): the tool's result. */
 export interface HostAnswer {
@@ -36,6 +39,7 @@ export function runTurn(
         case 'tool_call':
         case 'tool_result':
         case 'usage':
+        case 'compacted':
           opts.onEvent(f);
           return;
         case 'request': {

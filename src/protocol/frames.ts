@@ -47,6 +47,21 @@ export const TurnFrame = z.object({
   model: ModelRef,
   tools: z.array(ToolName),
   maxSteps: z.int().check(z.positive(), z.describe('model calls allowed in this turn')),
+  summary: z.optional(
+    z.string().check(z.describe('summary of the earlier turns left out of `messages` (after a compaction)')),
+  ),
+  compact: z.optional(
+    z
+      .object({
+        messages: z.array(ChatMessage).check(z.minLength(1)),
+        previous: z.optional(z.string()),
+      })
+      .check(
+        z.describe(
+          'older turns to summarise first (with the summary they extend); the summary replaces them in this turn',
+        ),
+      ),
+  ),
   toolTimeoutMs: z.optional(
     z.int().check(z.positive(), z.describe('wall-clock limit of one tool call; the tool is stopped at it')),
   ),
@@ -111,6 +126,11 @@ export const TurnEndFrame = z.object({
     .array(ChatMessage)
     .check(z.describe('messages this turn added after the user message, for the transcript')),
 });
+export const CompactedFrame = z.object({
+  type: z.literal('compacted'),
+  turnId: z.string(),
+  summary: z.string().check(z.describe('stands in for the turns the host asked to compact, from now on')),
+});
 export const TurnErrorCode = z.enum([
   'model_unreachable',
   'model_auth',
@@ -145,6 +165,7 @@ export const RuntimeFrame = z.discriminatedUnion('type', [
   ToolCallFrame,
   ToolResultFrame,
   UsageFrame,
+  CompactedFrame,
   TurnEndFrame,
   TurnErrorFrame,
   RequestFrame,

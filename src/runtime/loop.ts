@@ -4,6 +4,7 @@ import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
 import type { ChatMessage, ContentBlock } from '../protocol/transcript.ts';
 import type { ModelClient } from './providers/types.ts';
 import { ModelError } from './providers/types.ts';
+import { SUMMARY_HEADING, summarise } from './compact.ts';
 import { buildSystemPrompt } from './system-prompt.ts';
 import { runTool, toolSpecs } from './tools/index.ts';
 import type { ToolContext, ToolResult } from './tools/types.ts';
@@ -51,7 +52,27 @@ export async function runTurn(turn: TurnFrame, deps: TurnDeps): Promise<void> {
   const end = (stopReason: 'end' | 'max_steps' | 'cancelled'): void =>
     emit({ type: 'turn_end', turnId, stopReason, text: finalText, messages: added });
 
-  const system = await buildSystemPrompt(turn.instructions, deps.tools.workspace);
+  let summary = turn.summary;
+  if (turn.compact !== undefined) {
+    try {
+      const done = await summarise(
+        deps.client,
+        { model: turn.model.model, maxTokens: turn.model.maxTokens, ...turn.compact },
+        signal,
+      );
+      emit({ type: 'usage', turnId, usage: done.usage });
+      emit({ type: 'compacted', turnId, summary: done.summary });
+      summary = done.summary;
+    } catch (err) {
+      if (signal.aborted) return end('cancelled');
+      const code = err instanceof ModelError ? err.code : 'internal';
+      const message = `compacting the conversation failed: ${err instanceof Error ? err.message : String(err)}`;
+      return emit({ type: 'turn_error', turnId, code, message });
+    }
+  }
+  const instructions =
+    summary === undefined ? turn.instructions : turn.instructions + SUMMARY_HEADING + summary;
+  const system = await buildSystemPrompt(instructions, deps.tools.workspace);
   const tools = toolSpecs(turn.tools);
   for (let step = 0; step < turn.maxSteps; step++) {
     if (signal.aborted) return end('cancelled');

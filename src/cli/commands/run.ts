@@ -22,6 +22,9 @@ function progress(ctx: CliContext, quiet: boolean): (e: TurnEvent) => void {
         if (!quiet && e.isError)
           ctx.err(`  ✗ ${e.output.trim().split('\n')[0]?.slice(0, TOOL_PREVIEW_CHARS)}\n`);
         return;
+      case 'compacted':
+        if (!quiet) ctx.err('\n(older turns were summarised to fit the model’s context window)\n');
+        return;
       case 'usage':
         return;
     }
