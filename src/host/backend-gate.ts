@@ -24,6 +24,8 @@ export interface GateImage {
 export function createBackendGate(opts: {
   cacheDir: string;
   hostIds: (agentId: number) => HostIds | undefined;
+  /** records each self-test result (selftest.pass / selftest.fail) in the audit trail */
+  audit?: (e: { actor: string; action: string; subject: string; detail: Record<string, unknown> }) => void;
 }) {
   const passed = new Map<string, Promise<void>>();
   const check = async (backend: SandboxBackend, image: GateImage | undefined): Promise<void> => {
@@ -54,6 +56,12 @@ export function createBackendGate(opts: {
     const hostIds = backend.hostIdsFor ? await backend.hostIdsFor(perAgent) : perAgent;
     // on the layout its agents will get: the base image with a fresh layer, or the legacy one
     const result = await selfTest(backend, { hostIds, ...(image && { image }) });
+    opts.audit?.({
+      actor: 'host',
+      action: result.ok ? 'selftest.pass' : 'selftest.fail',
+      subject: `backend:${backend.name}`,
+      detail: { image: image?.id ?? 'legacy', failures: result.failures, facts: result.facts },
+    });
     if (!result.ok) {
       throw new CorralError(
         'isolation_failed',

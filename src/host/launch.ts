@@ -11,7 +11,7 @@ import {
 } from '../protocol/sandbox-env.ts';
 import type { SandboxRegistry } from '../sandbox/registry.ts';
 import { judgeStartReport, startCheckError } from '../sandbox/start-check.ts';
-import type { SandboxMount, SandboxSpec } from '../sandbox/types.ts';
+import type { Sandbox, SandboxMount, SandboxSpec } from '../sandbox/types.ts';
 import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
 import { loadConfig } from '../config/config-file.ts';
 import type { AgentMount } from '../config/governance.ts';
@@ -99,6 +99,47 @@ export function nodeInstallDirs(nodePath: string): string[] {
   return nodePath.startsWith('/usr/') ? [] : [prefix];
 }
 
+/**
+ * sandbox.start now, and sandbox.stop (with how it ended) once it is gone, however it ends; a limit that ended the
+ * whole sandbox (its runtime OOM-killed) is also a limit.hit. Limits hit by single tools are audited per turn.
+ */
+function auditLifecycle(
+  deps: LaunchDeps,
+  agent: string,
+  backend: string,
+  sandbox: Sandbox,
+  mounts: readonly SandboxMount[],
+): void {
+  const audit = (action: string, detail: Record<string, unknown>): void => {
+    try {
+      deps.store.appendAudit({
+        actor: 'host',
+        action,
+        subject: agent,
+        detail: { sandbox: sandbox.id, ...detail },
+      });
+    } catch (err) {
+      deps.log.warn('audit failed', { action, sandbox: sandbox.id, err: String(err) }); // the store closed first
+    }
+  };
+  audit('sandbox.start', {
+    backend,
+    ...(sandbox.pid === undefined ? {} : { pid: sandbox.pid }),
+    ...(sandbox.appliedLimits ? { limits: sandbox.appliedLimits } : {}),
+    mounts: mounts.map((m) => ({ host: m.hostPath, path: m.target, readOnly: m.readOnly })),
+  });
+  void sandbox.exited.then((exit) => {
+    audit('sandbox.stop', {
+      backend,
+      code: exit.code,
+      signal: exit.signal,
+      ...(exit.limitHit ? { limit: exit.limitHit.limit } : {}),
+    });
+    if (exit.limitHit)
+      audit('limit.hit', { limit: exit.limitHit.limit, message: exit.limitHit.message, wholeSandbox: true });
+  });
+}
+
 export async function launchSandbox(
   deps: LaunchDeps,
   agent: {
@@ -183,6 +224,7 @@ export async function launchSandbox(
     releaseMounts(); // the sandbox holds its own copies (bwrap mounts them and closes them)
     cleanups.push(() => sandbox.stop());
     const channel = openControlChannel(sandbox, deps.log);
+    auditLifecycle(deps, agent.name, backend.name, sandbox, mounts);
     await channel.ready(READY_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0));
     // the start self-test: what the runtime saw from inside against what was configured; fail closed
     const failures = judgeStartReport(channel.startReport?.(), {
@@ -195,6 +237,12 @@ export async function launchSandbox(
     });
     if (failures.length > 0) {
       deps.log.error('sandbox failed its start self-test', { agent: agent.name, failures });
+      deps.store.appendAudit({
+        actor: 'host',
+        action: 'selftest.fail',
+        subject: `backend:${backend.name}`,
+        detail: { check: 'start', agent: agent.name, sandbox: sandboxId, failures },
+      });
       throw startCheckError(agent.name, backend.name, failures);
     }
     deps.log.debug('sandbox ready', { agent: agent.name, sandbox: sandboxId });

@@ -140,7 +140,11 @@ export function openHost(
     credentials: gatewayCredentials(home, store, creds, agentOf),
     log,
   });
-  const gate = createBackendGate({ cacheDir: home.cacheDir, hostIds: (id) => agentHostIds(id, isRoot) });
+  const gate = createBackendGate({
+    cacheDir: home.cacheDir,
+    hostIds: (id) => agentHostIds(id, isRoot),
+    audit: (e) => void store.appendAudit(e),
+  });
   // the first sandbox on the base image builds it (about a minute), with progress on stderr
   const baseImage = baseImageSource(home, {
     onProgress: stderrDisplay(),

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { Step } from './harness.ts';
 import { addProvider, createE2e, hasBwrap, workspaceOf } from './harness.ts';
 
@@ -125,6 +126,15 @@ describe.skipIf(!hasBwrap)('corral run (bwrap)', () => {
     } finally {
       db.close();
     }
+    // the sandboxes' lifecycle and the self-test that let the backend run are on the record too
+    const shown = await e.corral(['audit', 'show', '--limit', '5000', '--json']);
+    const actions = new Set(
+      z
+        .array(z.object({ action: z.string() }))
+        .parse(JSON.parse(shown.stdout))
+        .map((r) => r.action),
+    );
+    for (const a of ['sandbox.start', 'sandbox.stop', 'selftest.pass']) expect(actions, a).toContain(a);
     const v = await e.corral(['audit', 'verify']);
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/audit chain intact: \d+ entries/);
