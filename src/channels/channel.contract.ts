@@ -4,10 +4,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentConfig } from '../config/schema.ts';
 import { deliveriesFor } from '../host/daemon/turns.ts';
-import type { Authorized } from '../host/authorize.ts';
 import { createChannelIntake } from '../host/channels/intake.ts';
 import { decide } from '../policy/decide.ts';
 import { EMPTY_POLICY } from '../policy/policy.ts';
+import { agentRights } from '../policy/rights.ts';
 import type { InboundRow, OutboxRow, ReplyTarget } from '../store/daemon-types.ts';
 import type { LogFields } from '../util/log.ts';
 import { createLogger } from '../util/log.ts';
@@ -91,15 +91,22 @@ export function channelContract(kind: string, makeHarness: (ctx: HarnessContext)
       const bound: { agent?: AgentConfig } = {};
       const sink = createChannelIntake({
         agents: () => (bound.agent === undefined ? [] : [bound.agent]),
-        accept: (m) => {
+        // the daemon's intake (src/host/daemon/intake.ts) decides with decide() and commits; here: decide, record
+        submit: (userId, m) => {
+          const agent = bound.agent;
+          const user = { kind: 'user' as const, channel: m.channel, id: userId };
+          const d =
+            agent === undefined
+              ? undefined
+              : decide(EMPTY_POLICY, user, 'message.send', `agent:${m.agent}`, { agent: agentRights(agent) });
+          if (d?.effect !== 'allow')
+            return Promise.resolve({ status: 'denied' as const, reason: d?.reason ?? 'no agent' });
           const id = `00000000-0000-4000-8000-${String(queued.length + 1).padStart(12, '0')}`;
-          queued.push({ ...m, id });
-          return { id };
+          const replyTo = m.replyTo ?? undefined;
+          if (replyTo === undefined) throw new Error('a chat message carries its reply target');
+          queued.push({ agent: m.agent, channel: m.channel, thread: m.thread, text: m.text, replyTo, id });
+          return Promise.resolve({ status: 'accepted' as const, message: { id } });
         },
-        authorize: (req): Promise<Authorized> =>
-          Promise.resolve(
-            decide(EMPTY_POLICY, req.principal, 'message.send', req.resource, { agent: req.agent }),
-          ),
         log,
       });
       h = await makeHarness({ name, sink, log });

@@ -51,7 +51,14 @@ export const WebhookChannel = z
   })
   .strict();
 
-export const ChannelConfig = z.discriminatedUnion('kind', [TelegramChannel, WebhookChannel]);
+export const SlackChannel = z
+  .object({
+    kind: z.literal('slack'),
+    apiUrl: HttpUrl.optional().describe('Web API root; default https://slack.com/api/'),
+  })
+  .strict();
+
+export const ChannelConfig = z.discriminatedUnion('kind', [TelegramChannel, WebhookChannel, SlackChannel]);
 export type ChannelConfig = z.infer<typeof ChannelConfig>;
 
 export const ChannelsFile = z
@@ -62,7 +69,8 @@ export type ChannelsFile = z.infer<typeof ChannelsFile>;
 
 /** The store's name for a channel's credential (a bot token, a signing key): not a valid SecretName, so no
  * agent can ever be granted it. */
-export const channelSecretName = (channel: string): string => `channel:${channel}`;
+export const channelSecretName = (channel: string, part: 'token' | 'app' = 'token'): string =>
+  part === 'token' ? `channel:${channel}` : `channel:${channel}:${part}`;
 
 export const channelsFile = (home: HomePaths): string => path.join(home.root, 'channels.yaml');
 

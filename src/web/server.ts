@@ -57,6 +57,9 @@ export interface ApiDeps {
   extraRoutes?: Route[];
   /** the dashboard (src/web/dashboard): its own cookie login, mounted on `/` and `/ui/…` */
   dashboard?: DashboardHandler;
+  /** POST /v1/channels/webhook/NAME, authenticated by the channel's HMAC signature instead of the token;
+   * resolves false when no webhook channel has that name */
+  channelWebhook?: (name: string, req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   maxBodyBytes?: number;
 }
 
@@ -178,6 +181,9 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const page = new URL(req.url ?? '/', 'http://corral.invalid');
     if (deps.dashboard !== undefined && isDashboardPath(page.pathname)) return deps.dashboard(req, res, page);
+    const hook = /^\/v1\/channels\/webhook\/([a-z][a-z0-9-]{0,31})$/.exec(page.pathname);
+    if (hook?.[1] !== undefined && deps.channelWebhook && (await deps.channelWebhook(hook[1], req, res)))
+      return;
     authenticateRequest(req, { apiToken: deps.token, ...(deps.policy ? { policy: deps.policy } : {}) });
     const url = new URL(req.url ?? '/', 'http://corral.invalid');
     let pathMatched = false;

@@ -2,40 +2,32 @@
 // trigger it meets, after the unknown-sender rule (decide(), principal user:CHANNEL:SENDER, message.send) allowed
 // it; each accepted message is committed (one session per agent, channel and thread) with the chat as its reply
 // target before the adapter acknowledges the platform.
-import type { ChannelSink, InboundMessage, IntakeResult } from '../../channels/types.ts';
+import type { ChannelSink, InboundMessage } from '../../channels/types.ts';
 import type { ChannelBinding } from '../../config/channels.ts';
 import { compileTrigger } from '../../config/channels.ts';
 import type { AgentConfig } from '../../config/schema.ts';
-import type { Principal } from '../../policy/actions.ts';
-import type { AgentRights } from '../../policy/decide.ts';
-import { agentRights } from '../../policy/rights.ts';
 import type { ReplyTarget } from '../../store/daemon-types.ts';
-import { errorMessage } from '../../util/errors.ts';
+import { CorralError } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
-import type { Authorized } from '../authorize.ts';
+import type { InboundMessage as ForAgent } from '../daemon/intake.ts';
 
-export interface IntakeDeps {
+/** What the daemon's intake answers (its IntakeResult), as far as a channel needs it. */
+export type Decided =
+  | { status: 'accepted'; message: { id: string } }
+  | { status: 'denied'; reason: string }
+  | { status: 'held'; approval: string; reason: string };
+
+export interface ChannelIntakeDeps {
   /** every agent whose definition is loaded now */
   agents: () => AgentConfig[];
-  /** commits and queues one message (MessageService.accept); returns its id */
-  accept: (m: {
-    agent: string;
-    channel: string;
-    thread: string;
-    text: string;
-    source: string;
-    replyTo: ReplyTarget;
-  }) => { id: string };
-  /** decide (and audit) a sender's message.send; `ask` holds an approval and answers at once */
-  authorize: (req: { principal: Principal; resource: string; agent: AgentRights }) => Promise<Authorized>;
-  /** senders the operator vouched for on this channel (the paired owner), as platform ids */
-  owners?: (channel: string) => string[];
+  /** the daemon's policy-checked way in (Intake.fromChannelUser): decides user:CHANNEL:ID message.send */
+  submit: (userId: string, m: ForAgent) => Promise<Decided>;
   log: Logger;
 }
 
 export const NOT_ALLOWED_NOTICE = 'Sorry, you are not allowed to talk to this agent.';
 export const HELD_NOTICE =
-  'Your message needs an operator’s approval first; send it again once they allowed it.';
+  'Your message waits for an operator’s approval; it is answered once they allow it.';
 
 /** The thread part of the session key: the chat, and the platform thread within it if any. */
 export const chatThread = (m: Pick<InboundMessage, 'chat' | 'thread'>): string =>
@@ -48,80 +40,83 @@ function triggered(b: ChannelBinding, m: InboundMessage): boolean {
 }
 
 /** Bindings for this chat: ones naming the chat win over channel-wide ones. */
-function boundAgents(
-  agents: AgentConfig[],
-  m: InboundMessage,
-): { agent: AgentConfig; binding: ChannelBinding }[] {
+function boundAgents(agents: AgentConfig[], m: InboundMessage): AgentConfig[] {
   const all = agents.flatMap((agent) =>
     agent.channels
       .filter((b) => b.channel === m.channel && (b.chat === undefined || b.chat === m.chat))
       .map((binding) => ({ agent, binding })),
   );
   const specific = all.filter((x) => x.binding.chat !== undefined);
-  return specific.length > 0 ? specific : all;
+  return (specific.length > 0 ? specific : all).filter((x) => triggered(x.binding, m)).map((x) => x.agent);
 }
 
-export function createChannelIntake(deps: IntakeDeps): ChannelSink {
+/**
+ * An agent as the sender rules see it: the paired owner of each channel it is bound to is a known sender, as if
+ * listed in `senders.allow` (decide() stays the one place that says yes).
+ */
+export function withChannelOwners(
+  agent: AgentConfig | CorralError,
+  owners: (channel: string) => string[],
+): AgentConfig | CorralError {
+  if (agent instanceof CorralError) return agent;
+  const extra = agent.channels.flatMap((b) => owners(b.channel).map((id) => `${b.channel}:${id}`));
+  if (extra.length === 0) return agent;
+  return { ...agent, senders: { ...agent.senders, allow: [...new Set([...agent.senders.allow, ...extra])] } };
+}
+
+export function createChannelIntake(deps: ChannelIntakeDeps): ChannelSink {
   const { log } = deps;
   return {
     async receive(m) {
-      const bound = boundAgents(deps.agents(), m);
+      const bound = deps
+        .agents()
+        .filter((a) =>
+          a.channels.some((b) => b.channel === m.channel && (b.chat === undefined || b.chat === m.chat)),
+        );
       if (bound.length === 0) {
         log.info('channel message for no agent', { channel: m.channel, chat: m.chat });
         return { status: 'ignored', reason: `no agent is bound to ${m.channel}:${m.chat}` };
       }
-      const wanted = bound.filter((x) => triggered(x.binding, m));
+      const wanted = boundAgents(bound, m);
       if (wanted.length === 0) return { status: 'ignored', reason: 'no trigger matched' };
-      const principal: Principal = { kind: 'user', channel: m.channel, id: m.sender.id };
-      const owners = (deps.owners?.(m.channel) ?? []).map((id) => `${m.channel}:${id}`);
+      const replyTo: ReplyTarget = {
+        channel: 'chat',
+        name: m.channel,
+        chat: m.chat,
+        ...(m.thread === undefined ? {} : { thread: m.thread }),
+        replyTo: m.platformId,
+      };
       const queued: string[] = [];
-      let refusal: IntakeResult | undefined;
-      for (const { agent } of wanted) {
-        const rights = agentRights(agent);
-        const withOwners = {
-          ...rights,
-          senders: { ...rights.senders, allow: [...rights.senders.allow, ...owners] },
-        };
-        let d: Authorized;
-        try {
-          d = await deps.authorize({ principal, resource: `agent:${agent.name}`, agent: withOwners });
-        } catch (err) {
-          log.error('sender decision failed; refused', { channel: m.channel, err: errorMessage(err) });
-          d = { effect: 'deny', reason: `decision failed: ${errorMessage(err)}` };
-        }
-        if (d.effect !== 'allow') {
-          log.info('channel sender refused', {
-            channel: m.channel,
-            sender: m.sender.id,
-            agent: agent.name,
-            reason: d.reason,
-          });
-          refusal = {
-            status: 'refused',
-            reason: d.reason,
-            notice: d.effect === 'ask' ? HELD_NOTICE : NOT_ALLOWED_NOTICE,
-          };
-          continue;
-        }
-        const replyTo: ReplyTarget = {
-          channel: 'chat',
-          name: m.channel,
-          chat: m.chat,
-          ...(m.thread === undefined ? {} : { thread: m.thread }),
-          replyTo: m.platformId,
-        };
-        const row = deps.accept({
+      let notice: string | undefined;
+      let reason = 'nothing accepted';
+      for (const agent of wanted) {
+        const r = await deps.submit(m.sender.id, {
           agent: agent.name,
           channel: m.channel,
           thread: chatThread(m),
           text: m.text,
-          source: `${m.channel}:${m.sender.id}`,
           replyTo,
         });
-        queued.push(row.id);
+        switch (r.status) {
+          case 'accepted':
+            queued.push(r.message.id);
+            break;
+          case 'denied':
+          case 'held':
+            log.info('channel sender refused', {
+              channel: m.channel,
+              sender: m.sender.id,
+              agent: agent.name,
+              status: r.status,
+              reason: r.reason,
+            });
+            notice = r.status === 'held' ? HELD_NOTICE : (notice ?? NOT_ALLOWED_NOTICE);
+            reason = r.reason;
+            break;
+        }
       }
       if (queued.length > 0) return { status: 'queued', messageIds: queued };
-      return refusal ?? { status: 'ignored', reason: 'nothing accepted' };
+      return notice === undefined ? { status: 'ignored', reason } : { status: 'refused', reason, notice };
     },
   };
 }

@@ -20,6 +20,8 @@ import { createAgentCatalog } from './agent-catalog.ts';
 import { createEventBus } from './events.ts';
 import { createMessageService } from './messages.ts';
 import { createIntake } from './intake.ts';
+import { createChannelHost } from '../channels/channel-host.ts';
+import { createChannelIntake, withChannelOwners } from '../channels/intake.ts';
 import { openGovernance } from '../governance.ts';
 import { createDaemonMetrics } from './daemon-metrics.ts';
 import { createOutbox } from './outbox.ts';
@@ -132,11 +134,14 @@ export async function startDaemon(opts: DaemonOptions) {
   catalogRef.current = catalog;
   catalog.start();
 
+  // Telegram, Slack and webhook channels from channels.yaml; replies reach them through the outbox by name
+  const channels = createChannelHost({ home, store, log });
   const outbox = createOutbox({
     store,
     clock,
     log,
     channels: {
+      ...channels.outbound(),
       webhook: createWebhookChannel(),
       [AGENT_REPLY_CHANNEL]: createAgentReplyChannel(() => {
         if (messagesRef.current === undefined) throw new CorralError('draining', 'the host is starting');
@@ -208,12 +213,21 @@ export async function startDaemon(opts: DaemonOptions) {
   const held = new AbortController();
   const intake = createIntake({
     gov,
-    agent: (name) => catalog.get(name),
+    agent: (name) => withChannelOwners(catalog.get(name), (c) => channels.owners(c)),
     messages,
     log,
     signal: held.signal,
   });
 
+  const loaded = () =>
+    catalog.names().flatMap((n) => {
+      const a = catalog.get(n);
+      return a instanceof Error ? [] : [a];
+    });
+  channels.start(
+    createChannelIntake({ agents: loaded, submit: (id, m) => intake.fromChannelUser(id, m), log }),
+    events,
+  );
   // each task runs in its own session of its agent (thread = the task id), through the same queue
   const scheduler = createScheduler({
     store,
@@ -259,6 +273,7 @@ export async function startDaemon(opts: DaemonOptions) {
     /** the policy-checked way in: channel adapters call intake.fromChannelUser() */
     intake,
     gov,
+    channels,
     events,
     router,
     pool,
@@ -276,6 +291,7 @@ export async function startDaemon(opts: DaemonOptions) {
       stopping ??= (async () => {
         draining = true;
         held.abort();
+        await channels.stop();
         scheduler.stop();
         unwatchTasks();
         events.publish({ type: 'host.draining', graceMs });
