@@ -126,7 +126,17 @@ describe.skipIf(!hasBwrap)('dashboard in Chromium', () => {
       // the run view and the session history of the web chat
       await page.goto(`${up.url}/ui/agents/webbot?session=web:web`);
       await page.locator('.session-history').getByText('echo: hello from the browser').waitFor();
-      await shot(page, '06-agent');
+      // a run as it happens: the tool call with its arguments and output, then the end of the run
+      const sent = await up.api('POST', '/v1/agents/webbot/messages', {
+        text: 'bash: echo live-check',
+        thread: 'live',
+      });
+      expect(sent.status).toBe(202);
+      const live = page.locator('#live');
+      await live.locator('.ev-tool').filter({ hasText: 'tool bash' }).waitFor({ timeout: REPLY_MS });
+      await live.locator('pre').filter({ hasText: 'live-check' }).waitFor({ timeout: REPLY_MS });
+      await live.getByText(/run done \(end/).waitFor({ timeout: REPLY_MS });
+      await shot(page, '06-agent-live');
 
       // audit: one click verifies the chain
       await page.goto(`${up.url}/ui/audit?agent=webbot`);

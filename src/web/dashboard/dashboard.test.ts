@@ -122,6 +122,33 @@ describe('CSRF', () => {
   });
 });
 
+describe('events', () => {
+  it('streams the host events to a logged-in page only', async () => {
+    const anon = await fetch(`${d.base}/ui/events?agent=alpha`, { redirect: 'manual' });
+    expect(anon.status).toBe(303);
+    const { c, csrf } = await admin();
+    const ctl = new AbortController();
+    const res = await fetch(`${d.base}/ui/events?agent=alpha`, {
+      headers: { cookie: c.cookie() },
+      signal: ctl.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const body = res.body;
+    if (body === null) throw new Error('no body');
+    await c.request('POST', '/ui/chat/alpha', { form: { text: 'streamed', thread: 'web', _csrf: csrf } });
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of body) {
+      const bytes: unknown = chunk;
+      if (bytes instanceof Uint8Array) text += decoder.decode(bytes, { stream: true });
+      if (text.includes('event: reply')) break;
+    }
+    ctl.abort();
+    expect(text).toContain('event: message.accepted');
+    expect(text).toContain('"text":"echo: streamed"');
+  });
+});
+
 describe('viewers', () => {
   it('lets a viewer read every page but change nothing', async () => {
     const c = client(d.base);

@@ -151,7 +151,7 @@ function live() {
     switch (type) {
       case 'run.started':
         add('ev-run', `run started (message ${e.messageId}, attempt ${e.attempt})`);
-        stream = add('stream', '');
+        stream = undefined;
         break;
       case 'run.text':
         if (!stream) stream = add('stream', '');
@@ -191,6 +191,8 @@ function live() {
       case 'message.accepted':
         add('muted', `message accepted (${e.kind}, thread ${e.thread})`);
         break;
+      case 'reply':
+        break; // its text was streamed above
       default:
         add('muted', type);
     }
