@@ -122,18 +122,32 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
     };
     app.event('message', onEvent);
     app.event('app_mention', onEvent);
-    const closed = new Promise<void>((resolve) => receiver.client.on('disconnected', () => resolve()));
+    // closed by Slack, or by us when `signal` aborts
+    const closed = new Promise<void>((resolve) => {
+      receiver.client.on('disconnected', () => resolve());
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
     const stop = (): void => void receiver.client.disconnect();
     signal.addEventListener('abort', stop, { once: true });
+    let opened = false;
+    let starting: Promise<void> | undefined;
     try {
-      await app.start().catch((err: unknown) => {
-        throw err instanceof Error ? err : new Error('the Slack socket closed before it said hello');
-      });
+      starting = app.start().then(
+        () => void (opened = true),
+        (err: unknown) => {
+          throw err instanceof Error ? err : new Error('the Slack socket closed before it said hello');
+        },
+      );
+      await Promise.race([closed, starting]);
+      if (signal.aborted) return;
+      if (!opened) throw new Error('the Slack socket closed before it said hello');
       setState('connected');
       await closed;
     } finally {
       signal.removeEventListener('abort', stop);
       await receiver.client.disconnect();
+      // a start() still under way may open its socket only now: close that one too once it is there
+      if (!opened) void starting?.catch(() => undefined).then(() => receiver.client.disconnect());
     }
   }
 

@@ -1,7 +1,7 @@
-// Reading and sealing the Slack tokens: either order, clear refusals that never repeat a token.
+// Reading the Slack tokens: either order, clear refusals that never repeat a token.
 import { describe, expect, it } from 'vitest';
 import { CorralError } from '../../util/errors.ts';
-import { openTokens, parseTokenLines, sealTokens } from './tokens.ts';
+import { parseTokenLines } from './tokens.ts';
 
 const app = 'xapp-1-A0TEST-1-abcdef123456';
 const bot = 'xoxb-1111-2222-abcdefABCDEF';
@@ -36,12 +36,5 @@ describe('slack tokens', () => {
     }
     const bad = refusal(() => parseTokenLines(`xapp-\n${bot}`));
     expect(bad.message).toContain('xapp-');
-  });
-
-  it('seals and opens the pair; a damaged value says how to store it again', () => {
-    const sealed = sealTokens({ appToken: app, botToken: bot });
-    expect(openTokens(sealed, 'team')).toEqual({ appToken: app, botToken: bot });
-    const err = refusal(() => openTokens('{"appToken":"nope"}', 'team'));
-    expect(err.hint).toContain('corral channel add slack team');
   });
 });

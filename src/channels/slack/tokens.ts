@@ -1,6 +1,5 @@
 // Slack's two credentials for Socket Mode: the app-level token (xapp-, opens the socket) and the bot token
-// (xoxb-, posts replies). Read once at `corral channel add slack`, sealed together as one store secret; no
-// message here ever contains a token.
+// (xoxb-, posts replies), read once at `corral channel add slack`. No message here ever contains a token.
 import { z } from 'zod';
 import { CorralError } from '../../util/errors.ts';
 
@@ -30,29 +29,6 @@ export function parseTokenLines(text: string): SlackTokens {
       HOW,
     );
   return checked({ appToken: app[0], botToken: bot[0] });
-}
-
-/** The sealed form, as stored under the channel's secret name. */
-export function sealTokens(t: SlackTokens): string {
-  return JSON.stringify(SlackTokens.parse(t));
-}
-
-/** Reads the sealed form back; a damaged or foreign value is an error that says how to store it again. */
-export function openTokens(value: string, channel: string): SlackTokens {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(value);
-  } catch {
-    raw = undefined;
-  }
-  const r = SlackTokens.safeParse(raw);
-  if (!r.success)
-    throw new CorralError(
-      'slack_tokens_invalid',
-      `the stored tokens of Slack channel ${channel} are not readable`,
-      `enter them again: corral channel add slack ${channel}`,
-    );
-  return r.data;
 }
 
 function checked(t: { appToken?: string; botToken?: string }): SlackTokens {
