@@ -170,6 +170,11 @@ export interface SandboxBackend {
   /** For `corral doctor`: why a limit is kept by a weaker mechanism than this backend's best (or not at all). */
   limitNotes?(): Partial<Record<keyof SandboxLimits, string>>;
   /**
+   * For `corral doctor`: how each limit would be put in force for a sandbox started now, without starting one.
+   * `diskQuota`: the agent's data sits on a volume of its disk limit (corral as root with mkfs.ext4 and loops).
+   */
+  limitMechanisms?(diskQuota: boolean): Promise<AppliedLimits>;
+  /**
    * Where hitting a limit plays out differently from the default (the offending process alone is killed at the
    * memory limit, and refused forks are reported as a limit event). Each difference must also be explained by
    * limitNotes(); the limits contract checks the behaviour declared here instead of the default.

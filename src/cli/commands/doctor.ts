@@ -7,6 +7,8 @@ import { openHost, openStore } from '../../host/open.ts';
 import { createBwrapBackend } from '../../sandbox/bwrap/backend.ts';
 import { ensureRuntimeBundle } from '../../sandbox/runtime-bundle.ts';
 import { selfTest } from '../../sandbox/self-test.ts';
+import { diskQuotaSupport } from '../../host/agent-volume.ts';
+import type { AppliedLimits, LimitMechanism, SandboxBackend, SandboxLimits } from '../../sandbox/types.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { layerAvailability } from '../../sandbox/layer/available.ts';
@@ -66,6 +68,7 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
       ? { name: 'sandbox bwrap', ok: true, detail: probe.detail }
       : { name: 'sandbox bwrap', ok: false, detail: probe.reason, fix: probe.fix },
   );
+  if (probe.ok) checks.push(...(await limitChecks(backend)));
   if (probe.ok) {
     const ids = agentHostIds(0, process.getuid?.() === 0);
     const r = await selfTest(backend, { hostIds: ids });
@@ -110,6 +113,7 @@ async function otherBackends(ctx: CliContext): Promise<Check[]> {
         ok: true,
         detail: probe.ok ? `available: ${probe.detail}` : `unavailable: ${probe.reason}; fix: ${probe.fix}`,
       });
+      if (probe.ok) out.push(...(await limitChecks(backend)));
     }
     return out;
   } catch (err) {
@@ -117,6 +121,60 @@ async function otherBackends(ctx: CliContext): Promise<Check[]> {
   } finally {
     await opened.close();
   }
+}
+
+const MECHANISM: Record<LimitMechanism, string> = {
+  'cgroup-v1': 'cgroup v1',
+  'cgroup-v2': 'cgroup v2',
+  rlimit: 'rlimit',
+  runtime: 'the runtime',
+  quota: 'a volume of its size',
+  none: 'not enforced',
+};
+const LIMIT_NAMES: Record<keyof SandboxLimits, string> = {
+  memoryBytes: 'memory',
+  cpus: 'cpu',
+  maxProcesses: 'processes',
+  maxOpenFiles: 'open files',
+  maxFileBytes: 'file size',
+  diskBytes: 'disk',
+};
+
+const LIMIT_ORDER: (keyof SandboxLimits)[] = [
+  'memoryBytes',
+  'cpus',
+  'maxProcesses',
+  'maxOpenFiles',
+  'maxFileBytes',
+  'diskBytes',
+];
+
+/** One line per limit: the mechanism that keeps it on this backend here, and why it is weaker or different. */
+export async function limitChecks(backend: SandboxBackend): Promise<Check[]> {
+  if (backend.limitMechanisms === undefined) return [];
+  let applied: AppliedLimits;
+  try {
+    applied = await backend.limitMechanisms(diskQuotaSupport(process.getuid?.() === 0).mechanism === 'quota');
+  } catch (err) {
+    return [{ name: `limits ${backend.name}`, ok: true, detail: `not known: ${errorMessage(err)}` }];
+  }
+  const notes = backend.limitNotes?.() ?? {};
+  const vm = backend.ownKernel === true;
+  const mechanism = (limit: keyof SandboxLimits, how: LimitMechanism): string => {
+    if (vm && limit === 'cpus') return "the VM's vCPUs";
+    const inside = vm && how !== 'none' && limit !== 'diskBytes' ? ' inside the VM' : '';
+    return `${MECHANISM[how]}${inside}`;
+  };
+  return LIMIT_ORDER.map((limit) => {
+    const how = applied[limit];
+    const note = notes[limit];
+    return {
+      name: `limit ${backend.name} ${LIMIT_NAMES[limit]}`,
+      // informational: a weaker mechanism is explained, not a failure (a missing one on bwrap fails its own check)
+      ok: true,
+      detail: `${mechanism(limit, how)}${note === undefined ? '' : ` (${note})`}`,
+    };
+  });
 }
 
 function providerChecks(ctx: CliContext): Check[] {

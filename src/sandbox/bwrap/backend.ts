@@ -7,6 +7,7 @@ import { CorralError, errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { Cgroups, SandboxCgroup } from '../cgroup/manager.ts';
 import { cgroupScope, createCgroups } from '../cgroup/manager.ts';
+import { appliedBy } from '../cgroup/sandbox-cgroup.ts';
 import { diskFull, diskHit } from '../disk-usage.ts';
 import type { LayerLease, LayerPool } from '../layer/pool.ts';
 import { layerAvailability } from '../layer/available.ts';
@@ -60,6 +61,21 @@ export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
     probe: () => Promise.resolve(probeBwrap(isRoot)),
     start: (spec) => startBwrap(spec, { isRoot, log: deps.log, layers, cgroups }),
     reap: async (runDir) => [...(await cgroups.reap(cgroupScope(runDir))), ...(await reapLayers(runDir))],
+    limitMechanisms: (diskQuota) => {
+      const support = cgroups.support();
+      const by = appliedBy(support.parents);
+      const cg = (l: 'memoryBytes' | 'cpus' | 'maxProcesses') =>
+        support.missing[l] === undefined ? (by[l] ?? 'none') : 'none';
+      const procs = cg('maxProcesses');
+      return Promise.resolve({
+        memoryBytes: cg('memoryBytes'),
+        cpus: cg('cpus'),
+        maxProcesses: procs === 'none' && isRoot ? 'rlimit' : procs,
+        maxOpenFiles: 'rlimit',
+        maxFileBytes: 'rlimit',
+        diskBytes: diskQuota ? 'quota' : 'rlimit',
+      });
+    },
     limitNotes: () => {
       const notes: Partial<Record<keyof SandboxLimits, string>> = { ...cgroups.support().missing };
       if (notes.maxProcesses !== undefined && !isRoot)

@@ -192,6 +192,7 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
     },
     reap: (runDir) => reap(api, log, home, createOwnerRecords(runDir)),
     limitNotes: () => dockerLimitNotes(opts.runtime),
+    limitMechanisms: async (diskQuota) => appliedLimits(await ready(), opts.runtime, diskQuota),
     ...(opts.runtime === 'runsc'
       ? {
           limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false } as const,

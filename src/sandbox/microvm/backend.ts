@@ -11,7 +11,7 @@ import { createGuestSource, defaultKernelDir } from './guest.ts';
 import type { Hypervisor } from './probe.ts';
 import { findVirtiofsd, probeMicrovm } from './probe.ts';
 import { reapVms } from './state.ts';
-import { startVm } from './vm.ts';
+import { microvmApplied, startVm } from './vm.ts';
 
 /** On top of a container's start: a KVM guest boots in well under a second, a TCG one on a busy host in tens. */
 const BOOT_ALLOWANCE_MS = { kvm: 5_000, tcg: 90_000 } as const;
@@ -83,5 +83,6 @@ export function createMicrovmBackend(opts: MicrovmOptions): SandboxBackend {
     },
     reap: (runDir) => reapVms(runDir),
     resetLayer: (_agent, layerDir) => dropLayer(path.resolve(layerDir)),
+    limitMechanisms: (diskQuota) => Promise.resolve(microvmApplied(diskQuota)),
   };
 }

@@ -99,14 +99,14 @@ const KILLED = 137;
 const memoryHit = (spec: SandboxSpec): LimitHit => limitHit('memoryBytes', spec.limits);
 
 /** The agent's memory and processes: a cgroup in the guest (inside a VM sized to hold it); CPUs: the vCPUs. */
-function appliedLimits(spec: SandboxSpec): AppliedLimits {
+export function microvmApplied(diskQuota: boolean): AppliedLimits {
   return {
     memoryBytes: 'cgroup-v2',
     cpus: 'runtime',
     maxProcesses: 'cgroup-v2',
     maxOpenFiles: 'rlimit',
     maxFileBytes: 'rlimit',
-    diskBytes: spec.diskQuota === true ? 'quota' : 'rlimit',
+    diskBytes: diskQuota ? 'quota' : 'rlimit',
   };
 }
 
@@ -361,7 +361,7 @@ function wire(
     stderr,
     exited,
     ...(qemu.pid === undefined ? {} : { pid: qemu.pid }),
-    appliedLimits: appliedLimits(spec),
+    appliedLimits: microvmApplied(spec.diskQuota === true),
     limitEvents,
     stop,
   };

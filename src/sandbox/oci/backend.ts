@@ -41,7 +41,7 @@ export interface Flavour {
   /** gVisor: corral creates and limits the cgroup, since runsc deletes its own before the counters can be read */
   ownCgroup: boolean;
   pidsLimit(maxProcesses: number): number;
-  applied(mode: CgroupMode, spec: SandboxSpec): AppliedLimits;
+  applied(mode: CgroupMode, diskQuota: boolean): AppliedLimits;
   /** for `corral doctor`: limits kept by a weaker mechanism, or that behave differently (see limitBehaviour) */
   limitNotes(mode: CgroupMode): Partial<Record<keyof SandboxLimits, string>>;
   limitBehaviour?: LimitBehaviour;
@@ -141,7 +141,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
       id: spec.sandboxId,
       commands: cmds,
       limits: spec.limits,
-      applied: flavour.applied(mode, spec),
+      applied: flavour.applied(mode, spec.diskQuota === true),
       cgroups: mode,
       cgroupsPath,
       readPid: () =>
@@ -196,6 +196,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
     reap,
     resetLayer: (_agent, layerDir) => dropLayer(layerDir),
     limitNotes: () => flavour.limitNotes(mode),
+    limitMechanisms: (diskQuota) => Promise.resolve(flavour.applied(mode, diskQuota)),
     ...(flavour.limitBehaviour === undefined ? {} : { limitBehaviour: flavour.limitBehaviour }),
     ...(flavour.ownDevices === undefined ? {} : { ownDevices: flavour.ownDevices }),
   };

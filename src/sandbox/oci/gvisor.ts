@@ -140,7 +140,7 @@ export function createGvisorBackend(deps: GvisorDeps): SandboxBackend {
       limitNotes: gvisorLimitNotes,
       limitBehaviour: { memoryHitEnds: 'sandbox', processHitsReported: false },
       ownDevices: GVISOR_DEVICES,
-      applied: (m, spec) => gvisorApplied(m, spec.diskQuota === true),
+      applied: gvisorApplied,
     },
     { ...deps, cgroups: mode },
   );

@@ -112,7 +112,7 @@ export function createRuncBackend(deps: OciBackendDeps): SandboxBackend {
       ownCgroup: false,
       pidsLimit: (n) => n,
       limitNotes: runcLimitNotes,
-      applied: (m, spec) => runcApplied(m, spec.diskQuota === true),
+      applied: runcApplied,
     },
     { ...deps, cgroups: mode },
   );
