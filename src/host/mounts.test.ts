@@ -14,7 +14,11 @@ import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
 import { devBaseImage, hasFuseOverlayfs } from '../sandbox/layer/testing.ts';
 import { createSandboxRegistry } from '../sandbox/registry.ts';
 import { contractSpec } from '../sandbox/testing/spec.ts';
-import type { SandboxBackend, SandboxSpec } from '../sandbox/types.ts';
+import type { HostIds, SandboxBackend, SandboxSpec } from '../sandbox/types.ts';
+import { createGvisorBackend } from '../sandbox/oci/gvisor.ts';
+import { mountsUnder } from '../sandbox/oci/mounts.ts';
+import { createRuncBackend } from '../sandbox/oci/runc.ts';
+import { ociSkipReason, testRoot } from '../sandbox/oci/testing.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
 import { silentLogger } from '../util/log.ts';
@@ -151,8 +155,11 @@ describe('mount resolver', () => {
   });
 });
 
-async function runIn(spec: SandboxSpec, runDir: string): Promise<string> {
-  const backend = createBwrapBackend({ log: silentLogger, runDir });
+async function runIn(
+  spec: SandboxSpec,
+  runDir: string,
+  backend: SandboxBackend = createBwrapBackend({ log: silentLogger, runDir }),
+): Promise<string> {
   const sb = await backend.start(spec);
   let out = '';
   sb.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -169,30 +176,36 @@ const SCRIPT = [
   `for f in /proc/[0-9]*/fd/*; do readlink "$f"; done 2>/dev/null | grep -c "${'$'}HOSTDIR" || true`,
 ].join('; ');
 
+async function check(
+  over: Partial<SandboxSpec>,
+  ids: HostIds | undefined,
+  backendFor?: (runDir: string) => SandboxBackend,
+): Promise<void> {
+  const target = path.join(allowed, 'data');
+  const gov = openGovernance(home, store);
+  const mounts = await agentMounts(gov, 'alpha', [m(target)], ctx());
+  try {
+    const sbDir = path.join(dir, 'sb');
+    const spec = contractSpec(sbDir, ids, ['/bin/sh', '-c', SCRIPT], { mounts, ...over });
+    spec.env = { ...spec.env, HOSTDIR: target };
+    const runDir = path.join(dir, 'run');
+    fs.mkdirSync(runDir, { mode: 0o711, recursive: true });
+    const out = await runIn(spec, runDir, backendFor?.(runDir));
+    expect(out).toContain('hello from the host');
+    expect(out).toContain('READONLY');
+    expect(out).not.toContain('WROTE');
+    expect(out.trim().split('\n').at(-1)).toBe('0');
+    expect(fs.existsSync(path.join(target, 'new'))).toBe(false);
+  } finally {
+    closeMounts(mounts);
+  }
+}
+
 describe.skipIf(!hasBwrap)('mounts in a real bwrap sandbox', () => {
   const ids = isRoot ? { uid: 1_500_000_971, gid: 1_500_000_971 } : undefined;
 
-  async function check(over: Partial<SandboxSpec>): Promise<void> {
-    const target = path.join(allowed, 'data');
-    const gov = openGovernance(home, store);
-    const mounts = await agentMounts(gov, 'alpha', [m(target)], ctx());
-    try {
-      const sbDir = path.join(dir, 'sb');
-      const spec = contractSpec(sbDir, ids, ['/bin/sh', '-c', SCRIPT], { mounts, ...over });
-      spec.env = { ...spec.env, HOSTDIR: target };
-      const out = await runIn(spec, path.join(dir, 'run'));
-      expect(out).toContain('hello from the host');
-      expect(out).toContain('READONLY');
-      expect(out).not.toContain('WROTE');
-      expect(out.trim().split('\n').at(-1)).toBe('0');
-      expect(fs.existsSync(path.join(target, 'new'))).toBe(false);
-    } finally {
-      closeMounts(mounts);
-    }
-  }
-
   it('an allowed read-only mount is readable but not writable (host /usr layout)', async () => {
-    await check({});
+    await check({}, ids);
   }, 60_000);
 
   it.skipIf(image === undefined || !hasFuseOverlayfs)(
@@ -200,8 +213,25 @@ describe.skipIf(!hasBwrap)('mounts in a real bwrap sandbox', () => {
     async () => {
       const layerDir = path.join(dir, 'layer');
       fs.mkdirSync(layerDir, { mode: 0o700 });
-      await check({ root: { imageDir: image ?? '', imageId: 'dev', layerDir } });
+      await check({ root: { imageDir: image ?? '', imageId: 'dev', layerDir } }, ids);
     },
     60_000,
   );
 });
+
+for (const [runtime, make] of [
+  ['runc', (runDir: string) => createRuncBackend({ log: silentLogger, runDir })],
+  ['runsc', (runDir: string) => createGvisorBackend({ log: silentLogger, runDir })],
+] as const) {
+  const skip = ociSkipReason(runtime);
+  describe.skipIf(skip !== undefined)(
+    `mounts in a real ${runtime} sandbox${skip ? ` (skipped: ${skip})` : ''}`,
+    () => {
+      it('an allowed read-only mount is readable but not writable, and nothing is left mounted', async () => {
+        const root = testRoot(dir);
+        await check({ ...(root ? { root } : {}) }, { uid: 1_500_000_972, gid: 1_500_000_972 }, make);
+        expect(mountsUnder(path.join(dir, 'run'))).toEqual([]);
+      }, 120_000);
+    },
+  );
+}

@@ -191,6 +191,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
 
   return {
     name,
+    mounts: true, // host folders are staged from their checked descriptors (bundle.ts)
     probe: () => (isRoot ? flavour.probe() : Promise.resolve(notAsRoot(name))),
     start,
     reap,

@@ -11,7 +11,7 @@ import { removeOwner, writeOwner } from '../layer/owner.ts';
 import type { SandboxSpec } from '../types.ts';
 import { etcFiles, OCI_ETC_FILES } from './config.ts';
 import type { OciSources } from './config.ts';
-import { bindMount, unmountUnder } from './mounts.ts';
+import { bindDescriptor, bindMount, unmountUnder } from './mounts.ts';
 import { createLoopbackNetns } from './netns.ts';
 import type { OciConfig } from './spec.ts';
 
@@ -96,6 +96,22 @@ async function stageSources(
   return { workspace, runtime, gateway, extraReadOnly };
 }
 
+/** Host folders, bound from the descriptors the host checked (never their paths), under the bundle's mnt/. */
+async function stageHostMounts(
+  spec: SandboxSpec,
+  mnt: string,
+): Promise<NonNullable<OciSources['hostMounts']>> {
+  const out: NonNullable<OciSources['hostMounts']> = [];
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    fs.mkdirSync(mnt, { recursive: true, mode: 0o755 });
+    const target = path.join(mnt, `host-${i}`);
+    fs.mkdirSync(target, { mode: 0o755 });
+    await bindDescriptor(m.fd, target, m.readOnly);
+    out.push({ source: target, destination: m.target, writable: !m.readOnly });
+  }
+  return out;
+}
+
 export async function prepareBundle(
   bundlesDir: string,
   spec: SandboxSpec,
@@ -158,11 +174,17 @@ export async function prepareBundle(
           gateway: spec.gatewayDir,
           extraReadOnly: spec.extraReadOnly.map((e) => ({ source: e, destination: e })),
         };
+    const hostMounts = await stageHostMounts(spec, p.mnt);
     return {
       dir,
       rootPath: p.rootfs,
       ...(opts.netns ? { netnsPath: p.netns } : {}),
-      sources: { ...staged, etcDir: p.etc, ...(spec.caBundle === undefined ? {} : { caBundle: p.ca }) },
+      sources: {
+        ...staged,
+        etcDir: p.etc,
+        ...(spec.caBundle === undefined ? {} : { caBundle: p.ca }),
+        ...(hostMounts.length === 0 ? {} : { hostMounts }),
+      },
       writeConfig: (config) =>
         fs.writeFileSync(p.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600, flag: 'wx' }),
       teardown,

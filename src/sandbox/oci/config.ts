@@ -94,6 +94,8 @@ export interface OciSources {
   etcDir: string;
   caBundle?: string;
   extraReadOnly: { source: string; destination: string }[];
+  /** host folders (SandboxSpec.mounts), always staged in the bundle from their checked descriptors */
+  hostMounts?: { source: string; destination: string; writable: boolean }[];
 }
 
 /** The spec's own host paths, as runc (which opens bind sources as root) can use them. */
@@ -135,6 +137,11 @@ function mounts(src: OciSources): OciMount[] {
   for (const { source, destination } of src.extraReadOnly) {
     checkExtraBind(destination);
     list.push(bind(source, destination, false));
+  }
+  for (const m of src.hostMounts ?? []) {
+    if (!/^\/mnt\/[A-Za-z0-9._-]+$/.test(m.destination) || m.destination.endsWith('/..'))
+      throw new CorralError('sandbox_bind_refused', `a host folder goes under /mnt, not at ${m.destination}`);
+    list.push(bind(m.source, m.destination, m.writable));
   }
   return list;
 }

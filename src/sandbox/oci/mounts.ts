@@ -37,6 +37,32 @@ export async function bindMount(source: string, target: string): Promise<void> {
   }
 }
 
+/**
+ * Binds an open directory descriptor of this process at `target` (read-only when asked): the kernel follows the
+ * /proc magic link to exactly that directory, and `--no-canonicalize` keeps mount(8) from turning it back into a
+ * path (which could have been swapped since it was checked).
+ */
+export async function bindDescriptor(fd: number, target: string, readOnly: boolean): Promise<void> {
+  const source = `/proc/${process.pid}/fd/${fd}`;
+  try {
+    await run('mount', ['--no-canonicalize', '--bind', source, target], {
+      env: TOOL_ENV,
+      timeout: MOUNT_TIMEOUT_MS,
+    });
+    if (readOnly)
+      await run('mount', ['--no-canonicalize', '-o', 'remount,bind,ro', target], {
+        env: TOOL_ENV,
+        timeout: MOUNT_TIMEOUT_MS,
+      });
+  } catch (err) {
+    throw new CorralError(
+      'sandbox_mount',
+      `cannot stage a host folder for the sandbox at ${target}: ${err instanceof Error ? err.message : String(err)}`,
+      'run: corral doctor',
+    );
+  }
+}
+
 /** Unmounts every mount at or below `dir`, deepest first, in one `umount` (lazily for what stays busy). */
 export async function unmountUnder(dir: string): Promise<void> {
   const targets = mountsUnder(dir);
