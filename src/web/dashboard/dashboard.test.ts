@@ -321,7 +321,9 @@ describe('approvals, audit, usage, egress', () => {
       form: { decision: 'approve', _csrf: csrf },
     });
     expect(r.status).toBe(303);
-    expect(decodeURIComponent(r.headers.get('location') ?? '')).toContain(`approval ${held.id} approved`);
+    expect(r.headers.get('location')).toBe('/ui/approvals');
+    expect((await c.request('GET', '/ui/approvals')).text).toContain(`approval ${held.id} approved`);
+    expect((await c.request('GET', '/ui/approvals')).text).not.toContain(`approval ${held.id} approved`);
     expect(d.governance.approvals.show(held.id)).toMatchObject({
       status: 'approved',
       decidedBy: 'operator:api',
@@ -329,7 +331,8 @@ describe('approvals, audit, usage, egress', () => {
     const again = await c.request('POST', `/ui/approvals/${held.id}`, {
       form: { decision: 'deny', _csrf: csrf },
     });
-    expect(decodeURIComponent(again.headers.get('location') ?? '')).toContain('error=');
+    expect(again.status).toBe(303);
+    expect((await c.request('GET', '/ui/approvals')).text).toContain('class="problem"');
   });
 
   it('filters the audit trail and verifies the chain, and says where it is broken', async () => {
@@ -393,7 +396,8 @@ describe('approvals, audit, usage, egress', () => {
     const bad = await c.request('POST', '/ui/egress/allow', {
       form: { agent: 'alpha', pattern: '*', _csrf: csrf },
     });
-    expect(decodeURIComponent(bad.headers.get('location') ?? '')).toContain('error=');
+    expect(bad.status).toBe(303);
+    expect((await c.request('GET', '/ui/egress')).text).toContain('class="problem"');
     const r = await c.request('POST', '/ui/egress/allow', {
       form: { agent: 'alpha', pattern: 'api.example.com', _csrf: csrf },
     });

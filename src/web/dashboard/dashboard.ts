@@ -130,7 +130,15 @@ export function createDashboard(deps: DashboardDeps): DashboardHandler {
       const role = session.principal.kind === 'operator' ? session.principal.role : 'viewer';
       if (route.method === 'POST' && route.changes === true && !mayMethod(role, 'POST'))
         throw new HttpError(403, 'forbidden', 'viewers cannot change anything', 'log in with an admin token');
-      return route.handler({ req, res, url, params: m.slice(1).map(decodeURIComponent), form, viewer });
+      return route.handler({
+        req,
+        res,
+        url,
+        params: m.slice(1).map(decodeURIComponent),
+        form,
+        viewer,
+        session,
+      });
     }
     throw new HttpError(404, 'not_found', `no page ${p}`);
   }

@@ -36,6 +36,7 @@ import { egressPage } from './pages/egress.ts';
 import { fleetPage } from './pages/fleet.ts';
 import { usagePage } from './pages/usage.ts';
 import { redirect, sendHtml } from './respond.ts';
+import type { WebSession } from './sessions.ts';
 import { usageByDay } from './usage-data.ts';
 
 export interface PageContext {
@@ -45,6 +46,7 @@ export interface PageContext {
   params: string[];
   form: URLSearchParams;
   viewer: Viewer;
+  session: WebSession;
 }
 
 export interface PageRoute {
@@ -78,17 +80,22 @@ function agentName(raw: string | undefined): string {
 
 const wantsJson = (req: IncomingMessage): boolean => (req.headers.accept ?? '').includes('application/json');
 
-/** After a form action: back to `to` with the outcome as a one-line notice (text only, shown escaped). */
+/**
+ * After a form action: back to `to`, the outcome kept in the session for the next page (not in the URL, so a
+ * crafted link cannot put words on a dashboard page).
+ */
 function after(c: PageContext, to: string, o: Outcome): void {
   if (wantsJson(c.req)) return sendJson(c.res, o.ok ? 200 : 409, o);
-  const sep = to.includes('?') ? '&' : '?';
-  redirect(c.res, `${to}${sep}${o.ok ? 'flash' : 'error'}=${encodeURIComponent(o.message)}`);
+  c.session.flash = { ok: o.ok, message: o.message };
+  redirect(c.res, to);
 }
 
-const flashOf = (url: URL) => {
-  const flash = url.searchParams.get('flash')?.slice(0, 300);
-  const error = url.searchParams.get('error')?.slice(0, 300);
-  return { ...(flash ? { flash } : {}), ...(error ? { error } : {}) };
+/** The outcome of the last form action, shown once. */
+const flashOf = (c: PageContext) => {
+  const f = c.session.flash;
+  c.session.flash = undefined;
+  if (f === undefined) return {};
+  return f.ok ? { flash: f.message } : { error: f.message };
 };
 
 export function pageRoutes(deps: PageDeps): PageRoute[] {
@@ -102,7 +109,7 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
       sendHtml(
         c.res,
         200,
-        fleetPage({ rows: fleetRows(deps), viewer: c.viewer, now: deps.now(), ...flashOf(c.url) }),
+        fleetPage({ rows: fleetRows(deps), viewer: c.viewer, now: deps.now(), ...flashOf(c) }),
       ),
   };
 
@@ -119,7 +126,7 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
       handler: async (c) => {
         const text = c.form.get('yaml') ?? '';
         const o = await saveAgentYaml(admin, who(c), text, { create: true });
-        if (o.ok) return redirect(c.res, `${UI}/fleet?flash=${encodeURIComponent(o.message)}`);
+        if (o.ok) return after(c, `${UI}/fleet`, o);
         sendHtml(
           c.res,
           400,
@@ -160,7 +167,7 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
         const name = agentName(c.params[0]);
         const text = c.form.get('yaml') ?? '';
         const o = await saveAgentYaml(admin, who(c), text, { create: false, name });
-        if (o.ok) return redirect(c.res, `${UI}/fleet?flash=${encodeURIComponent(o.message)}`);
+        if (o.ok) return after(c, `${UI}/fleet`, o);
         sendHtml(
           c.res,
           400,
@@ -248,7 +255,7 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
         sendHtml(
           c.res,
           200,
-          chatPage({ viewer: c.viewer, agent, thread: thread.data, entries, ...flashOf(c.url) }),
+          chatPage({ viewer: c.viewer, agent, thread: thread.data, entries, ...flashOf(c) }),
         );
       },
     },
@@ -301,7 +308,7 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
         sendHtml(
           c.res,
           200,
-          approvalsPage({ viewer: c.viewer, rows, status: status ?? 'all', ...flashOf(c.url) }),
+          approvalsPage({ viewer: c.viewer, rows, status: status ?? 'all', ...flashOf(c) }),
         );
       },
     },
@@ -387,7 +394,7 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
       path: /^\/ui\/egress$/,
       handler: (c) => {
         const denials = deps.store.queryAudit({ action: 'egress.deny', limit: AUDIT_LIMIT });
-        sendHtml(c.res, 200, egressPage({ viewer: c.viewer, denials, ...flashOf(c.url) }));
+        sendHtml(c.res, 200, egressPage({ viewer: c.viewer, denials, ...flashOf(c) }));
       },
     },
     {

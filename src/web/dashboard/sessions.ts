@@ -14,6 +14,8 @@ export interface WebSession {
   principal: Principal;
   csrf: string;
   lastSeen: number;
+  /** the outcome of the last form action, for the next page to show once */
+  flash?: { ok: boolean; message: string };
 }
 
 const random = (): string => crypto.randomBytes(32).toString('base64url');
