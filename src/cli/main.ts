@@ -6,6 +6,7 @@ import { registerAgent } from './commands/agent.ts';
 import { registerApprovals } from './commands/approvals.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerBench } from './commands/bench.ts';
+import { registerChannel } from './commands/channel.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerEgress } from './commands/egress.ts';
 import { registerImage } from './commands/image.ts';
@@ -46,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerSecret(program, ctx);
   registerProvider(program, ctx);
   registerAgent(program, ctx);
+  registerChannel(program, ctx);
   registerRun(program, ctx);
   registerAudit(program, ctx);
   registerApprovals(program, ctx);

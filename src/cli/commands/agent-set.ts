@@ -25,6 +25,8 @@ import {
   recordLimits,
 } from './agent-limits.ts';
 import type { BudgetOptions } from './agent-budget.ts';
+import type { ChannelOptions } from './agent-channel.ts';
+import { addChannelOptions, channelFlagsGiven, describeChannels, nextChannels } from './agent-channel.ts';
 import {
   addBudgetOptions,
   budgetFlagsGiven,
@@ -86,7 +88,8 @@ export function recordGrants(
 
 type SetOptions = { grant: string[]; revoke: string[]; mount: string[]; unmount: string[] } & BudgetOptions &
   EgressOptions &
-  LimitOptions;
+  LimitOptions &
+  ChannelOptions;
 
 const sameMount = (a: AgentMount, b: AgentMount): boolean =>
   a.host === b.host && a.path === b.path && a.write === b.write;
@@ -106,8 +109,10 @@ export function nextMounts(
 }
 
 export function registerAgentSet(agent: Command, ctx: CliContext): void {
-  addLimitOptions(addEgressOptions(addBudgetOptions(agent.command('set <name>')), true))
-    .description('change an agent: grants, budgets, egress, limits (applies to the next request or sandbox)')
+  addChannelOptions(addLimitOptions(addEgressOptions(addBudgetOptions(agent.command('set <name>')), true)))
+    .description(
+      'change an agent: grants, budgets, egress, limits, channels (applies to the next request or sandbox)',
+    )
     .option('--grant <secret>', 'let the agent use this secret (repeatable)', collect, [])
     .option('--revoke <secret>', 'take a grant away (repeatable)', collect, [])
     .option(
@@ -124,7 +129,9 @@ export function registerAgentSet(agent: Command, ctx: CliContext): void {
       const grants = nextGrants(a.grants, opts.grant, opts.revoke);
       const budget = budgetFlagsGiven(opts) ? nextBudget(a.budget, opts) : a.budget;
       const egress = nextEgress(a, opts);
-      const next = { ...a, grants, budget, ...egress, limits, mounts };
+      const channels =
+        channelFlagsGiven(opts) || opts.trigger !== undefined ? nextChannels(a.channels, opts) : a.channels;
+      const next = { ...a, grants, budget, ...egress, limits, mounts, channels };
       await authorizeAgentChange(ctx, {
         action: 'agent.update',
         agent: name,
@@ -148,7 +155,9 @@ export function registerAgentSet(agent: Command, ctx: CliContext): void {
         ctx.err(
           `agent ${name}: mounts ${mounts.map((m) => `${m.host}:${m.path}${m.write ? ':rw' : ''}`).join(', ') || '(none)'} (from its next sandbox)\n`,
         );
+      if (channelFlagsGiven(opts)) ctx.err(`agent ${name}: ${describeChannels(ctx, channels)}\n`);
       const other =
+        channelFlagsGiven(opts) ||
         budgetFlagsGiven(opts) ||
         egressFlagsGiven(opts) ||
         limitFlagsGiven(opts) ||
