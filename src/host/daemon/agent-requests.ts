@@ -37,8 +37,10 @@ export function createAgentRequests(deps: AgentMessageDeps & { clock: Clock; sch
             return { output: await sendAgentMessage(deps, agent, current, r), isError: false };
         }
       } catch (err) {
-        const hint =
-          err instanceof CorralError && err.code === 'hop_limit' && err.hint ? ` (${err.hint})` : '';
+        // held for an approval: say which, so the agent can tell its user; the identical call passes once approved
+        const told =
+          err instanceof CorralError && (err.code === 'hop_limit' || err.code === 'approval_required');
+        const hint = told && err.hint !== undefined ? ` (${err.hint})` : '';
         return { output: `${errorMessage(err)}${hint}`, isError: true };
       }
     };
