@@ -313,6 +313,16 @@ describe('slack channel, connection', () => {
     expect(r.received.map((m) => m.text)).toEqual(['sent while down']);
   });
 
+  it('stopped while connecting, leaves no socket open behind it', async () => {
+    slack.delayNext('apps.connections.open', 300);
+    const r = start();
+    await slack.until(() => slack.calls.includes('apps.connections.open'), 'the connection request');
+    await r.stop();
+    expect(r.adapter.status().state).toBe('stopped');
+    // the client opens its socket once the slow answer comes; the adapter must close that one too
+    await slack.until(() => slack.connections === 1 && !slack.socketOpen, 'the late socket to be closed');
+  });
+
   it('reports an invalid bot token as failed with what to do, without throwing, and stops cleanly', async () => {
     const r = start({ botToken: 'xoxb-wrong' });
     await slack.until(() => r.adapter.status().state === 'failed', 'the failed state');

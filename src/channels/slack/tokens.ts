@@ -13,18 +13,15 @@ export type SlackTokens = z.infer<typeof SlackTokens>;
 
 const HOW = 'printf "%s\\n%s\\n" "$SLACK_APP_TOKEN" "$SLACK_BOT_TOKEN" | corral channel add slack NAME';
 
-/** Two tokens, one per line, in either order (told apart by their prefixes); blank lines are ignored. */
-export function parseTokenLines(text: string): SlackTokens {
-  const lines = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  const app = lines.filter((l) => l.startsWith('xapp-'));
-  const bot = lines.filter((l) => l.startsWith('xoxb-'));
-  if (lines.length !== 2 || app.length !== 1 || bot.length !== 1)
+/** Two tokens separated by spaces or newlines, in either order (told apart by their prefixes). */
+export function parseSlackTokens(text: string): SlackTokens {
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  const app = words.filter((w) => w.startsWith('xapp-'));
+  const bot = words.filter((w) => w.startsWith('xoxb-'));
+  if (words.length !== 2 || app.length !== 1 || bot.length !== 1)
     throw new CorralError(
       'slack_tokens_invalid',
-      `expected two lines, the app-level token (xapp-…) and the bot token (xoxb-…); got ${lines.length} line(s), ` +
+      `expected two tokens, the app-level token (xapp-…) and the bot token (xoxb-…); got ${words.length} word(s), ` +
         `${app.length} app and ${bot.length} bot token(s)`,
       HOW,
     );
