@@ -95,6 +95,29 @@ describe('mount resolver', () => {
     await expect(agentMounts(gov, 'alpha', [m(outside)], ctx())).rejects.toThrow(/not under any folder/);
   });
 
+  it('sees through a bind mount: a folder that is really a .ssh elsewhere is refused', () => {
+    const info = `1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:1 /home/alice/.ssh ${allowed}/keys rw - ext4 /dev/sda1 rw\n`;
+    fs.mkdirSync(path.join(allowed, 'keys'));
+    const c = checkMounts([m(path.join(allowed, 'keys'))], { ...ctx(), mountinfo: info });
+    expect(c[0]?.facts.refused).toContain('bind mount of /home/alice/.ssh');
+    expect(
+      checkMounts([m(path.join(allowed, 'data'))], { ...ctx(), mountinfo: info })[0]?.facts.refused,
+    ).toBe(undefined);
+  });
+
+  it.skipIf(!isRoot)('sees through a real bind mount of a sensitive folder', () => {
+    const secret = path.join(dir, 'alice', '.ssh');
+    fs.mkdirSync(secret, { recursive: true });
+    const alias = path.join(allowed, 'alias');
+    fs.mkdirSync(alias);
+    expect(spawnSync('mount', ['--bind', secret, alias]).status).toBe(0);
+    try {
+      expect(refusal(alias)).toMatch(/bind mount of .*\/alice\/\.ssh/);
+    } finally {
+      spawnSync('umount', [alias]);
+    }
+  });
+
   it("refuses corral's home and any folder containing it", () => {
     const c = { allow: [dir], home: home.root };
     expect(checkMounts([m(home.root)], c)[0]?.facts.refused).toContain("corral's home");

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentMount } from '../config/governance.ts';
 import type { MountFacts } from '../policy/decide.ts';
+import { parseMountinfo } from '../util/mountinfo.ts';
 
 /** Names never mounted, wherever they appear in the path or directly inside the folder. */
 export const SENSITIVE_NAMES = ['.ssh', '.aws', '.gnupg', '.env', '.kube', '.docker'] as const;
@@ -32,6 +33,20 @@ export interface MountContext {
   allow: readonly string[];
   /** $CORRAL_HOME: never mounted, nor any folder that contains it */
   home: string;
+  /** the text of /proc/self/mountinfo (tests pass their own) */
+  mountinfo?: string;
+}
+
+/**
+ * The folder as its file system knows it. realpath cannot see through a bind mount: /srv/shared may be the host's
+ * /home/alice/.ssh mounted there, so the sensitive names are checked on this path too.
+ */
+export function backingPath(real: string, mountinfo: string): string {
+  let best: { root: string; mountPoint: string } | undefined;
+  for (const e of parseMountinfo(mountinfo))
+    if (under(real, e.mountPoint) && (best === undefined || e.mountPoint.length >= best.mountPoint.length))
+      best = e;
+  return best === undefined ? real : path.join(best.root, path.relative(best.mountPoint, real));
 }
 
 const refused = (mount: AgentMount, reason: string): MountCheck => ({
@@ -80,6 +95,13 @@ export function checkMount(mount: AgentMount, ctx: MountContext): MountCheck {
   if (real !== p) return refused(mount, `its real path is ${real}; write that`);
   const bad = real.split('/').find(isSensitive);
   if (bad !== undefined) return refused(mount, `${bad} is a sensitive path and is never mounted`);
+  const backing = backingPath(real, ctx.mountinfo ?? fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  const aliased = backing.split('/').find(isSensitive);
+  if (aliased !== undefined)
+    return refused(
+      mount,
+      `it is a bind mount of ${backing}; ${aliased} is a sensitive path and is never mounted`,
+    );
   const inside = fs.readdirSync(real).find(isSensitive);
   if (inside !== undefined)
     return refused(mount, `it contains ${inside}, a sensitive path that is never mounted`);
