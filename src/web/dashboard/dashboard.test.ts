@@ -63,6 +63,8 @@ describe('login and sessions', () => {
     expect(fleet.status).toBe(200);
     expect(fleet.text).toContain('alpha');
     expect(fleet.text).not.toContain(ADMIN_TOKEN);
+    // a broken channel says so, and what to do
+    expect(fleet.text).toMatch(/data-channel="tg"[\s\S]*state-failed[\s\S]*the bot token was revoked/);
     const csrf = await c.csrf();
     const out = await c.request('POST', '/ui/logout', { form: { _csrf: csrf } });
     expect(out.status).toBe(303);

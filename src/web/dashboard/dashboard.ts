@@ -3,6 +3,7 @@
 // that changes state an admin operator (a viewer reads only). The Bearer API is untouched by any of this.
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChannelStatus } from '../../channels/types.ts';
 import type { HomePaths } from '../../config/home.ts';
 import type { AgentCatalog } from '../../host/daemon/agent-catalog.ts';
 import type { EventBus } from '../../host/daemon/events.ts';
@@ -40,6 +41,8 @@ export interface DashboardDeps {
   /** who a presented API token belongs to, or undefined: the same check the Bearer API makes */
   authenticate: (token: string) => Principal | undefined;
   log: Logger;
+  /** the host's channels (Telegram, Slack, webhook) and their health, shown on the Fleet page */
+  channels?: { statuses(): ChannelStatus[] };
   now?: () => Date;
   sessions?: Sessions;
 }

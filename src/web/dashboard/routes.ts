@@ -2,6 +2,7 @@
 // store, the catalog, the queue, the message intake, the approvals service) and renders a page or redirects.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import type { ChannelStatus } from '../../channels/types.ts';
 import type { HomePaths } from '../../config/home.ts';
 import { AgentName } from '../../config/schema.ts';
 import type { AgentCatalog } from '../../host/daemon/agent-catalog.ts';
@@ -65,6 +66,7 @@ export interface PageDeps {
   messages: MessageService;
   intake: Intake;
   governance: Governance;
+  channels?: { statuses(): ChannelStatus[] };
   now: () => Date;
 }
 
@@ -109,7 +111,13 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
       sendHtml(
         c.res,
         200,
-        fleetPage({ rows: fleetRows(deps), viewer: c.viewer, now: deps.now(), ...flashOf(c) }),
+        fleetPage({
+          rows: fleetRows(deps),
+          channels: deps.channels?.statuses() ?? [],
+          viewer: c.viewer,
+          now: deps.now(),
+          ...flashOf(c),
+        }),
       ),
   };
 

@@ -128,6 +128,18 @@ export async function startTestDashboard(): Promise<TestDashboard> {
       governance,
       log: silentLogger,
       sessions: createSessions(),
+      channels: {
+        statuses: () => [
+          {
+            name: 'tg',
+            kind: 'telegram',
+            state: 'failed',
+            since: new Date().toISOString(),
+            detail: 'Unauthorized: the bot token was revoked',
+            fix: 'corral channel add telegram tg --token …',
+          },
+        ],
+      },
       authenticate: (t) => principals[t],
     }),
   });

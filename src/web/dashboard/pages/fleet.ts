@@ -1,4 +1,5 @@
 // Fleet: every agent with its state, backend, model, last activity and today's spend, and what can be done to it.
+import type { ChannelStatus } from '../../../channels/types.ts';
 import type { Html } from '../html.ts';
 import { h, seg } from '../html.ts';
 import type { FleetRow } from '../fleet-state.ts';
@@ -40,8 +41,31 @@ function actions(r: FleetRow, v: Viewer): Html {
     </form>`;
 }
 
+/** Each channel's health: a failed or retrying one says why and what to do. */
+function channelTable(channels: ChannelStatus[], now: Date): Html | '' {
+  if (channels.length === 0) return '';
+  return h`<h2>Channels</h2>
+    <table class="fleet channels">
+      <thead>
+        <tr><th>Channel</th><th>Kind</th><th>State</th><th>Since</th><th>Problem</th></tr>
+      </thead>
+      <tbody>
+        ${channels.map(
+          (c) => h`<tr data-channel="${c.name}">
+            <td data-label="Channel">${c.name}</td>
+            <td data-label="Kind">${c.kind}</td>
+            <td data-label="State"><span class="state state-${c.state}">${c.state}</span></td>
+            <td data-label="Since" title="${c.since}">${ago(c.since, now)}</td>
+            <td data-label="Problem">${c.detail ?? ''}${c.fix === undefined ? '' : h`<br /><span class="muted">${c.fix}</span>`}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}
+
 export function fleetPage(opts: {
   rows: FleetRow[];
+  channels?: ChannelStatus[];
   viewer: Viewer;
   now: Date;
   flash?: string;
@@ -88,6 +112,6 @@ export function fleetPage(opts: {
     viewer,
     body: h`${opts.flash === undefined ? '' : notice(opts.flash)}${opts.error === undefined ? '' : problem(opts.error)}
     ${canChange(viewer.principal) ? h`<p><a class="button" href="${UI}/agents/new">New agent</a></p>` : ''}
-    ${table}`,
+    ${table} ${channelTable(opts.channels ?? [], now)}`,
   });
 }
