@@ -77,6 +77,8 @@ export async function snapshotAgentEnv(
   agent: AgentConfig,
   tag: string | undefined,
   onProgress?: (bytes: number) => void,
+  /** the agent's backend: one that keeps the environment elsewhere (Docker's container) saves it too */
+  backend?: SandboxBackend,
 ): Promise<SnapshotManifest> {
   const volume = await agentVolume(deps, agent);
   const dir = snapshotsDir(deps.home, agent.name);
@@ -95,6 +97,12 @@ export async function snapshotAgentEnv(
   try {
     const file = path.join(dir, `${name}.tar`);
     const { bytes, sha256 } = await createSnapshot(volume.dir, file, onProgress);
+    try {
+      await backend?.snapshotLayer?.(agent.name, volume.layerDir, name);
+    } catch (err) {
+      fs.rmSync(file, { force: true });
+      throw err;
+    }
     const manifest: SnapshotManifest = {
       version: 1,
       agent: agent.name,
@@ -127,6 +135,7 @@ export async function restoreAgentEnv(
   deps: AgentEnvDeps,
   agent: AgentConfig,
   tag: string,
+  backend?: SandboxBackend,
 ): Promise<SnapshotManifest> {
   const found = listSnapshots(deps.home, agent.name).find((m) => m.tag === SnapshotTag.parse(tag));
   if (found === undefined) {
@@ -144,6 +153,8 @@ export async function restoreAgentEnv(
     await restoreSnapshot(volume.dir, file, found.sha256, (newLayer) => {
       fs.copyFileSync(lockFile(volume.layerDir), lockFile(newLayer));
     });
+    // after the swap: the marker that says "start from the snapshot" belongs in the restored layer directory
+    await backend?.restoreLayer?.(agent.name, volume.layerDir, found.tag);
   } finally {
     release();
   }

@@ -159,6 +159,13 @@ export interface SandboxBackend {
    * processes). Called once when the host starts; must be safe to call when there is nothing to clean.
    */
   reap?(runDir: string): Promise<string[]>;
+  /**
+   * Saves the part of an agent's environment kept outside layerDir (Docker: its container) as `tag`, beside the
+   * host's own snapshot of the layer directory and workspace; refused while a sandbox of the agent runs.
+   */
+  snapshotLayer?(agent: string, layerDir: string, tag: string): Promise<void>;
+  /** Brings back what snapshotLayer saved as `tag`: the agent's next sandbox starts from it. Refused while one runs. */
+  restoreLayer?(agent: string, layerDir: string, tag: string): Promise<void>;
   /** Drops an agent's writable layer (and any backend-side state such as a per-agent container). */
   resetLayer?(agent: string, layerDir: string): Promise<void>;
   /**

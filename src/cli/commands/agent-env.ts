@@ -4,17 +4,24 @@ import { loadAgent } from '../../config/agent-files.ts';
 import type { AgentEnvDeps, SnapshotManifest } from '../../host/agent-env.ts';
 import { listSnapshots, resetAgentEnv, restoreAgentEnv, snapshotAgentEnv } from '../../host/agent-env.ts';
 import { openHost, openStore } from '../../host/open.ts';
+import type { SandboxBackend } from '../../sandbox/types.ts';
 import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
 
 const MIB = 1024 * 1024;
 
-async function withDeps<T>(ctx: CliContext, fn: (deps: AgentEnvDeps) => Promise<T>): Promise<T> {
-  const store = openStore(ctx.home);
+/** Agent-environment deps with the agent's backend (which may keep part of the environment itself, e.g. Docker). */
+async function withBackend<T>(
+  ctx: CliContext,
+  name: string,
+  fn: (deps: AgentEnvDeps, backend: SandboxBackend | undefined) => Promise<T>,
+): Promise<T> {
+  const opened = openHost(ctx.home, ctx.log);
   try {
-    return await fn({ home: ctx.home, store, isRoot: process.getuid?.() === 0, log: ctx.log });
+    const deps = { home: ctx.home, store: opened.store, isRoot: process.getuid?.() === 0, log: ctx.log };
+    return await fn(deps, opened.sandboxes.get(name));
   } finally {
-    store.close();
+    await opened.close();
   }
 }
 
@@ -94,7 +101,9 @@ export function registerAgentEnv(agent: Command, ctx: CliContext): void {
       }
       const a = loadAgent(ctx.home, name);
       const bar = progress(ctx, `snapshot ${name}`);
-      const m = await withDeps(ctx, (deps) => snapshotAgentEnv(deps, a, tag, (b) => bar.update(b)));
+      const m = await withBackend(ctx, a.backend, (deps, backend) =>
+        snapshotAgentEnv(deps, a, tag, (b) => bar.update(b), backend),
+      );
       bar.done();
       audit(ctx, 'agent.snapshot', name, { tag: m.tag, bytes: m.bytes, sha256: m.sha256 });
       if (opts.json === true) ctx.out(JSON.stringify(m, null, 2) + '\n');
@@ -111,7 +120,7 @@ export function registerAgentEnv(agent: Command, ctx: CliContext): void {
     .description("replace the agent's environment and workspace with a snapshot's")
     .action(async (name: string, tag: string) => {
       const a = loadAgent(ctx.home, name);
-      const m = await withDeps(ctx, (deps) => restoreAgentEnv(deps, a, tag));
+      const m = await withBackend(ctx, a.backend, (deps, backend) => restoreAgentEnv(deps, a, tag, backend));
       audit(ctx, 'agent.restore', name, { tag: m.tag, sha256: m.sha256 });
       ctx.err(`agent ${name}: environment and workspace restored from ${m.tag} (${m.created})\n`);
     });

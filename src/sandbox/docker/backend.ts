@@ -28,8 +28,9 @@ import {
   dropLayerContainer,
   layerContainerName,
   sessionContainerName,
+  snapshotRepo,
 } from './containers.ts';
-import { dropLayerId, readLayerId } from './layer-marker.ts';
+import { clearRestoreImage, dropLayerId, readLayerId, setRestoreImage } from './layer-marker.ts';
 import type { ExecSession } from './exec-session.ts';
 import { startExecSession } from './exec-session.ts';
 import { createDockerHttp, dockerSocketPath } from './http.ts';
@@ -199,6 +200,25 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
           ownDevices: GVISOR_DEVICES,
         }
       : {}),
+    snapshotLayer: (agent, _layerDir, tag) =>
+      lock(layerContainerName(home, agent), async () => {
+        const name = layerContainerName(home, agent);
+        refuseWhileRunning(createOwnerRecords(opts.runDir), name, agent, 'snapshotted');
+        // no container yet: the environment is the base image, which the restore then starts from again
+        if ((await api.containerInspect(name)) === undefined) return;
+        await api.containerCommit(name, snapshotRepo(home, agent), tag);
+      }),
+    restoreLayer: (agent, layerDir, tag) =>
+      lock(layerContainerName(home, agent), async () => {
+        const name = layerContainerName(home, agent);
+        refuseWhileRunning(createOwnerRecords(opts.runDir), name, agent, 'restored');
+        const ref = `${snapshotRepo(home, agent)}:${tag}`;
+        const saved = (await api.imageRefs(snapshotRepo(home, agent))).includes(ref);
+        // the container goes now; the next session creates it from the snapshot's commit (or the base image)
+        await dropLayerContainer(api, home, agent);
+        clearRestoreImage(layerDir);
+        if (saved) setRestoreImage(layerDir, ref);
+      }),
     resetLayer: (agent, layerDir) =>
       lock(layerContainerName(home, agent), () =>
         resetLayer(
@@ -377,6 +397,15 @@ async function reap(api: DockerApi, log: Logger, home: string, owners: OwnerReco
   return done;
 }
 
+function refuseWhileRunning(owners: OwnerRecords, container: string, agent: string, what: string): void {
+  if (owners.live().some((r) => r.container === container))
+    throw new CorralError(
+      'docker_layer_busy',
+      `agent ${agent} has a running session; its environment cannot be ${what} now`,
+      'end its sessions (or stop corral), then try again',
+    );
+}
+
 async function resetLayer(
   api: DockerApi,
   home: string,
@@ -394,6 +423,9 @@ async function resetLayer(
     );
   }
   await dropLayerContainer(api, home, agent);
-  if (layerDir !== '') dropLayerId(layerDir);
+  if (layerDir !== '') {
+    dropLayerId(layerDir);
+    clearRestoreImage(layerDir);
+  }
   fs.rmSync(binds.base, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import type { SandboxLimits, SandboxSpec } from '../types.ts';
 import type { ContainerInfo, DockerApi } from './api.ts';
 import type { StableBinds } from './binds.ts';
 import type { BindMount } from './create-body.ts';
-import { newLayerId, readLayerId } from './layer-marker.ts';
+import { clearRestoreImage, newLayerId, readLayerId, readRestoreImage } from './layer-marker.ts';
 import { containerCreateBody, fixedConfigHash, sandboxMounts, updatableLimits } from './create-body.ts';
 
 export const LABEL = {
@@ -41,6 +41,11 @@ export function sessionContainerName(home: string, sessionKey: string): string {
 /** Image repository the layer of an agent's container is committed to when the container must be re-created. */
 export function layerRepo(home: string, agent: string): string {
   return `corral-layer-${home}-${agent}`;
+}
+
+/** Image repository an agent's snapshots are committed to (kept across resets; `snapshotRef(…, tag)`). */
+export function snapshotRepo(home: string, agent: string): string {
+  return `corral-snap-${home}-${agent}`;
 }
 
 export interface ContainerDeps {
@@ -149,6 +154,12 @@ export async function ensureLayerContainer(
     deps.log.info('docker: dropped the container of a removed layer', { agent: spec.agent });
     existing = undefined;
   }
+  const restoreFrom = readRestoreImage(spec.root.layerDir);
+  if (restoreFrom !== undefined && existing !== undefined) {
+    if (busy) throw layerBusy(spec.agent, 'a snapshot was restored');
+    await dropLayerContainer(deps.api, deps.home, spec.agent);
+    existing = undefined;
+  }
   layerId ??= newLayerId(spec.root.layerDir);
   const mounts = sandboxMounts({
     workspaceDir: spec.workspaceDir,
@@ -169,7 +180,17 @@ export async function ensureLayerContainer(
   const hash = fixedConfigHash(wanted);
   wanted.Labels[LABEL.config] = hash;
 
-  if (existing === undefined) return deps.api.containerCreate(name, wanted);
+  if (existing === undefined) {
+    const id = await deps.api.containerCreate(name, { ...wanted, Image: restoreFrom ?? baseImage });
+    if (restoreFrom !== undefined) {
+      clearRestoreImage(spec.root.layerDir);
+      deps.log.info('docker: agent container created from a snapshot', {
+        agent: spec.agent,
+        image: restoreFrom,
+      });
+    }
+    return id;
+  }
   if (existing.Config.Labels?.[LABEL.config] === hash) {
     await updateLimits(deps, existing, spec.limits);
     return existing.Id;

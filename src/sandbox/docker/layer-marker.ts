@@ -32,6 +32,35 @@ export function newLayerId(layerDir: string): string {
   return id;
 }
 
+const RESTORE = 'docker-restore-image';
+
+/** The next container of this layer starts from `image` (a snapshot's commit) instead of the base image. */
+export function setRestoreImage(layerDir: string, image: string): void {
+  fs.mkdirSync(layerDir, { recursive: true, mode: 0o700 });
+  const file = path.join(layerDir, RESTORE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${image}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, file);
+}
+
+export function readRestoreImage(layerDir: string): string | undefined {
+  try {
+    const fd = fs.openSync(path.join(layerDir, RESTORE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const ref = fs.readFileSync(fd, 'utf8').trim();
+      return /^corral-snap-[0-9a-f]{12}-[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$/.test(ref) ? ref : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+export function clearRestoreImage(layerDir: string): void {
+  fs.rmSync(path.join(layerDir, RESTORE), { force: true });
+}
+
 export function dropLayerId(layerDir: string): void {
   fs.rmSync(path.join(layerDir, MARKER), { force: true });
 }

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_GATEWAY_SOCKET, SANDBOX_GATEWAY_SOCKET } from '../../protocol/sandbox-env.ts';
 import type { Sandbox, SandboxBackend, SandboxSpec } from '../types.ts';
 import { DEFAULT_LIMITS, MIB } from '../types.ts';
-import { homeId, LABEL, layerContainerName, layerRepo } from './containers.ts';
+import { homeId, LABEL, layerContainerName, layerRepo, snapshotRepo } from './containers.ts';
 import type { Scratch, TestDaemon } from './test-daemon.ts';
 import { createScratch, runToEnd } from './test-daemon.ts';
 
@@ -37,9 +37,43 @@ export function dockerLayerCases(
     });
     afterAll(async () => {
       const b = backend();
-      for (const agent of ['alpha', 'beta', 'gamma', 'delta']) await b.resetLayer?.(agent, s.layerDir(agent));
+      for (const agent of ['alpha', 'beta', 'gamma', 'delta', 'snap'])
+        await b.resetLayer?.(agent, s.layerDir(agent));
+      for (const ref of await daemon.api.imageRefs(snapshotRepo(homeId(s.root), 'snap')))
+        await daemon.api.imageRemove(ref);
       s.cleanup();
     });
+
+    it(
+      'snapshots the container and restores it by re-creating the container from the commit; refused while a session runs',
+      async () => {
+        const b = backend();
+        const layer = s.layerDir('snap');
+        expect((await run(b, s.spec('snap', sh('echo before > /etc/snap.conf && echo ok')))).out).toBe(
+          'ok\n',
+        );
+        await b.snapshotLayer?.('snap', layer, 'one');
+        expect(await daemon.api.imageRefs(snapshotRepo(homeId(s.root), 'snap'))).toEqual([
+          `${snapshotRepo(homeId(s.root), 'snap')}:one`,
+        ]);
+        expect((await run(b, s.spec('snap', sh('echo after > /etc/snap.conf && echo ok')))).out).toBe('ok\n');
+        // while a session runs, neither may happen
+        const live = await start(b, s.spec('snap', sh('echo up; sleep 30')));
+        await new Promise<void>((r) => live.stdout.once('data', () => r()));
+        await expect(b.snapshotLayer?.('snap', layer, 'two')).rejects.toThrow(/running session/);
+        await expect(b.restoreLayer?.('snap', layer, 'one')).rejects.toThrow(/running session/);
+        await live.stop();
+        await b.restoreLayer?.('snap', layer, 'one');
+        expect(await inspect('snap')).toBeUndefined();
+        const back = await run(b, s.spec('snap', sh('cat /etc/snap.conf')));
+        expect(back.out).toBe('before\n');
+        // the next session keeps the restored container (it is not re-created again)
+        const id = (await inspect('snap'))?.Id;
+        await run(b, s.spec('snap', sh('true')));
+        expect((await inspect('snap'))?.Id).toBe(id);
+      },
+      T,
+    );
 
     it(
       'keeps /usr/local, /etc and /root across sessions and corral restarts, for that agent only',
