@@ -13,6 +13,7 @@ import { errorMessage } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { layerAvailability } from '../../sandbox/layer/available.ts';
 import { imageCheck } from './doctor-image.ts';
+import { channelChecks } from './doctor-channels.ts';
 
 export interface Check {
   name: string;
@@ -60,6 +61,7 @@ export async function runChecks(ctx: CliContext): Promise<Check[]> {
       ),
     );
     checks.push(...providerChecks(ctx));
+    checks.push(...channelChecks(ctx));
   }
   const backend = createBwrapBackend({ log: ctx.log });
   const probe = await backend.probe();
