@@ -231,6 +231,26 @@ describe.skipIf(!hasBwrap)('mounts in a real bwrap sandbox', () => {
     await check({}, ids);
   }, 60_000);
 
+  it('a mount with write: true is writable (where the folder lets the agent uid write)', async () => {
+    const target = path.join(allowed, 'data');
+    fs.chmodSync(target, 0o777);
+    const mounts = await agentMounts(openGovernance(home, store), 'alpha', [m(target, true)], ctx());
+    try {
+      const spec = contractSpec(
+        path.join(dir, 'sb'),
+        ids,
+        ['/bin/sh', '-c', 'echo hi > /mnt/data/out.txt && echo WROTE'],
+        { mounts },
+      );
+      const runDir = path.join(dir, 'run');
+      fs.mkdirSync(runDir, { mode: 0o711, recursive: true });
+      expect(await runIn(spec, runDir)).toContain('WROTE');
+      expect(fs.readFileSync(path.join(target, 'out.txt'), 'utf8')).toBe('hi\n');
+    } finally {
+      closeMounts(mounts);
+    }
+  }, 60_000);
+
   it.skipIf(image === undefined || !hasFuseOverlayfs)(
     'an allowed read-only mount is readable but not writable (on the base image)',
     async () => {
