@@ -12,6 +12,7 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
 import { readChannelStatus } from './channel-status.ts';
+import { parseSlackTokens } from '../../channels/slack/tokens.ts';
 
 const MAX_TOKEN_BYTES = 4096;
 const PAIRING_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -138,20 +139,12 @@ export function registerChannel(program: Command, ctx: CliContext): void {
           break;
         }
         case 'slack': {
-          const tokens = (
+          const { botToken: bot, appToken: app } = parseSlackTokens(
             await readToken(
               ctx,
               `Slack bot token (xoxb-…) and app token (xapp-…) for ${name}, space-separated: `,
-            )
-          ).split(/\s+/);
-          const bot = tokens.find((t) => t.startsWith('xoxb-'));
-          const app = tokens.find((t) => t.startsWith('xapp-'));
-          if (bot === undefined || app === undefined)
-            throw new CorralError(
-              'token_invalid',
-              'need both a bot token (xoxb-…) and an app-level token (xapp-…)',
-              'printf "%s\\n%s\\n" "$BOT" "$APP" | corral channel add slack NAME',
-            );
+            ),
+          );
           secrets.push([channelSecretName(name), bot], [channelSecretName(name, 'app'), app]);
           config = { kind: 'slack', ...(apiRoot === undefined ? {} : { apiUrl: apiRoot }) };
           break;
