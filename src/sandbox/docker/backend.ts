@@ -10,6 +10,7 @@ import type {
   LimitMechanism,
   Sandbox,
   SandboxBackend,
+  SandboxExit,
   SandboxLimits,
   SandboxRoot,
   SandboxSpec,
@@ -248,7 +249,7 @@ async function startSession(ctx: Ctx, spec: SandboxSpec, ref: string): Promise<S
       ...sessionLimits(ctx, spec),
     });
     const containerId = id;
-    return sandbox(ctx, spec, exec, async () => {
+    return sandbox(ctx, spec, exec, containerId, async () => {
       await ctx.api.containerKill(containerId);
       await waitOrGiveUp(exec.exited);
       await ctx.api.containerRemove(containerId);
@@ -292,7 +293,7 @@ async function startInLayer(ctx: Ctx, spec: SandboxSpec, ref: string): Promise<S
       throw err;
     }
   });
-  return sandbox(ctx, spec, exec, () =>
+  return sandbox(ctx, spec, exec, id, () =>
     ctx.lock(name, async () => {
       ctx.owners.remove(key);
       const othersLive = ctx.owners.live().some((r) => r.container === name);
@@ -329,11 +330,20 @@ function waitOrGiveUp(p: Promise<unknown>): Promise<void> {
   });
 }
 
+/** how long the exec's own status (it polls up to 2 s for the exit code, and reads limit hits) may lag behind its container's end */
+const CONTAINER_END_GRACE_MS = 10_000;
+
 /**
  * The Sandbox of one exec: stop() runs `teardown` once. Like a process sandbox, the sandbox ends when its
  * command ends (background processes go with it), and `exited` resolves only once that teardown is done.
  */
-function sandbox(ctx: Ctx, spec: SandboxSpec, exec: ExecSession, teardown: () => Promise<void>): Sandbox {
+function sandbox(
+  ctx: Ctx,
+  spec: SandboxSpec,
+  exec: ExecSession,
+  containerId: string,
+  teardown: () => Promise<void>,
+): Sandbox {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= teardown()
@@ -343,7 +353,27 @@ function sandbox(ctx: Ctx, spec: SandboxSpec, exec: ExecSession, teardown: () =>
       .finally(() => exec.close());
     return stopping;
   };
-  const exited = exec.exited.then(async (exit) => {
+  // A container killed from outside (its init, or the runtime's sandbox process under runsc) does not always end
+  // the exec's stream: under gVisor the attach stays open. The container's own end ends the sandbox then, with
+  // the exec's status if it arrives within a grace period, else as killed.
+  const watch = new AbortController();
+  const containerEnded = ctx.api.containerWait(containerId, watch.signal).then(
+    async () =>
+      Promise.race([
+        exec.exited,
+        new Promise<SandboxExit>((resolve) =>
+          setTimeout(() => {
+            // the memory cgroup may be what ended it (gVisor: the whole sandbox goes)
+            const hit = exec.takeLimitHits().find((h) => h.limit === 'memoryBytes');
+            resolve({ code: null, signal: 'SIGKILL', ...(hit === undefined ? {} : { limitHit: hit }) });
+          }, CONTAINER_END_GRACE_MS).unref(),
+        ),
+      ]),
+    // aborted (the exec ended first) or the engine is gone: the exec's own end decides
+    () => exec.exited,
+  );
+  const exited = Promise.race([exec.exited, containerEnded]).then(async (exit) => {
+    watch.abort();
     await stop();
     return exit;
   });
