@@ -66,7 +66,7 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
     setState(
       'failed',
       `Slack refused the ${which} token (${code})`,
-      `check the Slack app is installed, then run: corral channel add slack ${opts.name} (enter both tokens again)`,
+      `check the Slack app is installed, then run: corral channel add slack ${opts.name} --replace (both tokens)`,
     );
   const remember = (set: Set<string>, key: string): void => {
     set.add(key);

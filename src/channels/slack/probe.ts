@@ -12,7 +12,7 @@ export type SlackProbe =
 
 export async function probeSlack(channel: string, tokens: SlackTokens, apiUrl?: string): Promise<SlackProbe> {
   const options = { ...slackClientOptions(apiUrl, silentLogger), retryConfig: { retries: 0 } };
-  const again = `copy the token from your Slack app, then run: corral channel add slack ${channel}`;
+  const again = `copy the token from your Slack app, then run: corral channel add slack ${channel} --replace`;
   const refused = (which: string, err: unknown): SlackProbe => {
     const code = slackErrorCode(err);
     return code === undefined
