@@ -218,26 +218,29 @@ export function runLimitsContract(
       CASE_TIMEOUT_MS,
     );
 
-    it.skipIf(absent('memoryBytes', memoryEndsSandbox) !== undefined || memoryEndsSandbox)(
-      `a memory bomb is killed and reported; the sandbox goes on${skip(memoryEndsSandbox ? 'the memory limit ends the whole sandbox here; checked by the next case' : notes.memoryBytes)}`,
-      async () => {
-        const sandbox = await start(
-          // ulimit -v: a backend that claims a memory cgroup it does not apply fails here instead of eating the host
-          spec(['/bin/sh', '-c', 'ulimit -v 1048576; tail -n1 /dev/zero; echo "status=$?"; echo alive'], {
-            limits: { ...DEFAULT_LIMITS, memoryBytes: SMALL_MEMORY },
-          }),
-        );
-        const r = collect(sandbox);
-        const exit = await sandbox.exited;
-        expect(exit.code).toBe(0);
-        expect(r.out()).toMatch(/status=137\nalive\n/);
-        const hits = (await sandbox.limitEvents?.()) ?? [];
-        expect(hits.find((h) => h.limit === 'memoryBytes')?.message).toBe(
-          'memory limit 64 MiB reached; the process was stopped',
-        );
-      },
-      CASE_TIMEOUT_MS,
-    );
+    // where a memory hit ends the whole sandbox (declared in limitBehaviour) this case does not apply: the next
+    // case checks that behaviour instead, so it is not registered rather than shown as a skip
+    if (!memoryEndsSandbox)
+      it.skipIf(absent('memoryBytes', memoryEndsSandbox) !== undefined)(
+        `a memory bomb is killed and reported; the sandbox goes on${skip(notes.memoryBytes)}`,
+        async () => {
+          const sandbox = await start(
+            // ulimit -v: a backend that claims a memory cgroup it does not apply fails here instead of eating the host
+            spec(['/bin/sh', '-c', 'ulimit -v 1048576; tail -n1 /dev/zero; echo "status=$?"; echo alive'], {
+              limits: { ...DEFAULT_LIMITS, memoryBytes: SMALL_MEMORY },
+            }),
+          );
+          const r = collect(sandbox);
+          const exit = await sandbox.exited;
+          expect(exit.code).toBe(0);
+          expect(r.out()).toMatch(/status=137\nalive\n/);
+          const hits = (await sandbox.limitEvents?.()) ?? [];
+          expect(hits.find((h) => h.limit === 'memoryBytes')?.message).toBe(
+            'memory limit 64 MiB reached; the process was stopped',
+          );
+        },
+        CASE_TIMEOUT_MS,
+      );
 
     it.skipIf(absent('memoryBytes', memoryEndsSandbox) !== undefined)(
       `a sandbox whose main process runs out of memory ends with limitHit${memoryEndsSandbox ? ' (here any memory hit ends the sandbox, as its notes say)' : ''}${skip(absent('memoryBytes', memoryEndsSandbox))}`,
@@ -413,49 +416,51 @@ export function runLimitsContract(
       CASE_TIMEOUT_MS,
     );
 
-    it.skipIf(!hasContractChild(name))(
-      `after the starting process is killed, reap() removes what it left, and only that${skip(hasContractChild(name) ? undefined : 'no child-process factory in testing/contract-child.ts')}`,
-      async () => {
-        const uid = opts.hostIds === undefined ? '-' : String(opts.hostIds.uid);
-        const dir = path.join(parent, 'killed-host');
-        const command = ['/bin/sh', '-c', 'sleep 300 & echo started; wait'];
-        const image = opts.image === undefined ? ['-', '-'] : [opts.image.dir, opts.image.id];
-        const args = [CONTRACT_CHILD, name, parent, dir, uid, ...image, ...command];
-        const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let line = '';
-        child.stdout.on('data', (c: Buffer) => (line += c.toString()));
-        const pid = await waitFor('the child to start its sandbox', () => {
-          const m = /started (\d+)/.exec(line);
-          return m === null ? undefined : Number(m[1]);
-        });
-        const f = footprint(pid);
-        // a sandbox of another run directory, which reap(parent) must leave alone
-        const otherParent = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-limits-other-'));
-        try {
-          fs.chmodSync(otherParent, 0o711);
-          const dirOther = path.join(otherParent, 'sb');
-          const other = await start(contractSpec(dirOther, opts.hostIds, command, extra(dirOther)));
-          const otherOut = collect(other);
-          await waitFor('the other sandbox to start', () =>
-            otherOut.out().includes('started') ? true : undefined,
-          );
-          child.kill('SIGKILL');
-          await new Promise((r) => child.once('exit', r));
-          await makeBackend().reap?.(parent);
-          await expectGone(f, parent);
-          expect(
-            other.pid !== undefined && procOf(other.pid) !== undefined,
-            "the other run directory's sandbox survives",
-          ).toBe(true);
-          await other.stop();
-          await makeBackend().reap?.(otherParent);
-        } finally {
-          fs.rmSync(otherParent, { recursive: true, force: true });
-        }
-      },
-      CASE_TIMEOUT_MS,
-    );
+    // a backend without a factory in testing/contract-child.ts (docker) tests its reap() in its own suite
+    if (hasContractChild(name))
+      it(
+        `after the starting process is killed, reap() removes what it left, and only that`,
+        async () => {
+          const uid = opts.hostIds === undefined ? '-' : String(opts.hostIds.uid);
+          const dir = path.join(parent, 'killed-host');
+          const command = ['/bin/sh', '-c', 'sleep 300 & echo started; wait'];
+          const image = opts.image === undefined ? ['-', '-'] : [opts.image.dir, opts.image.id];
+          const args = [CONTRACT_CHILD, name, parent, dir, uid, ...image, ...command];
+          const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let line = '';
+          child.stdout.on('data', (c: Buffer) => (line += c.toString()));
+          const pid = await waitFor('the child to start its sandbox', () => {
+            const m = /started (\d+)/.exec(line);
+            return m === null ? undefined : Number(m[1]);
+          });
+          const f = footprint(pid);
+          // a sandbox of another run directory, which reap(parent) must leave alone
+          const otherParent = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-limits-other-'));
+          try {
+            fs.chmodSync(otherParent, 0o711);
+            const dirOther = path.join(otherParent, 'sb');
+            const other = await start(contractSpec(dirOther, opts.hostIds, command, extra(dirOther)));
+            const otherOut = collect(other);
+            await waitFor('the other sandbox to start', () =>
+              otherOut.out().includes('started') ? true : undefined,
+            );
+            child.kill('SIGKILL');
+            await new Promise((r) => child.once('exit', r));
+            await makeBackend().reap?.(parent);
+            await expectGone(f, parent);
+            expect(
+              other.pid !== undefined && procOf(other.pid) !== undefined,
+              "the other run directory's sandbox survives",
+            ).toBe(true);
+            await other.stop();
+            await makeBackend().reap?.(otherParent);
+          } finally {
+            fs.rmSync(otherParent, { recursive: true, force: true });
+          }
+        },
+        CASE_TIMEOUT_MS,
+      );
   });
 }
