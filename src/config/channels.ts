@@ -156,3 +156,20 @@ export function parseBindingTarget(text: string): { channel: string; chat?: stri
   if (chat === '') throw new CorralError('invalid_argument', `write --channel ${channel} or ${channel}:CHAT`);
   return chat === undefined ? { channel } : { channel, chat };
 }
+
+/** `CHANNEL:CHAT`: the one chat where an agent's approvals are shown (src/host/daemon/approval-notices.ts). */
+export const AdminChannel = z
+  .string()
+  .max(300)
+  .superRefine((t, ctx) => {
+    try {
+      if (parseBindingTarget(t).chat === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          message: `write ${t}:CHAT — approvals go to one chat of the channel`,
+        });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  })
+  .describe('CHANNEL:CHAT where approvals of this agent are shown with their complete request');

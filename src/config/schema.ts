@@ -1,7 +1,7 @@
 // Schemas for corral.yaml and agents/<name>.yaml: the only place raw configuration is parsed.
 import { z } from 'zod';
 import { ToolName } from '../protocol/frames.ts';
-import { AgentChannels } from './channels.ts';
+import { AdminChannel, AgentChannels } from './channels.ts';
 import { EgressAllow, EgressPresetName } from './egress.ts';
 import { AgentMayMessage, AgentMounts, AgentSenders, MountsConfig } from './governance.ts';
 import { AgentName, ProviderName, SecretName } from './names.ts';
@@ -198,6 +198,7 @@ export const AgentConfig = z
     mayMessage: AgentMayMessage,
     senders: AgentSenders.prefault({}).describe('who may talk to the agent over channels'),
     channels: AgentChannels,
+    adminChannel: AdminChannel.optional(),
     paused: z
       .boolean()
       .default(false)

@@ -28,6 +28,7 @@ import { createOutbox } from './outbox.ts';
 import { recoverAfterCrash } from './recovery.ts';
 import { defaultMaxPerAgent, defaultMaxSandboxes } from './sizing.ts';
 import { createTurnRunner, deliveriesFor } from './turns.ts';
+import { createApprovalNotices } from './approval-notices.ts';
 import { AGENT_REPLY_CHANNEL, createAgentReplyChannel } from './agent-messages.ts';
 import { createAgentRequests } from './agent-requests.ts';
 import type { MessageService } from './messages.ts';
@@ -228,6 +229,13 @@ export async function startDaemon(opts: DaemonOptions) {
     createChannelIntake({ agents: loaded, submit: (id, m) => intake.fromChannelUser(id, m), log }),
     events,
   );
+  // approvals of agents with an admin channel are shown there, with their complete request
+  createApprovalNotices({
+    store,
+    agent: (name) => catalog.get(name),
+    channels: () => channels.outbound(),
+    log,
+  }).start(held.signal);
   // each task runs in its own session of its agent (thread = the task id), through the same queue
   const scheduler = createScheduler({
     store,
