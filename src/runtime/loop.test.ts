@@ -16,7 +16,14 @@ afterEach(async () => {
 describe.each<ProviderKind>(['anthropic', 'openai'])('%s', (kind) => {
   it('announces itself, then streams a text reply', async () => {
     h = await startHarness(kind);
-    expect(h.frames[0]).toEqual({ type: 'ready', protocol: 1, gatewayPort: h.runtime.port });
+    // ready carries the start self-test's report: facts seen inside, and the environment only as digests
+    expect(h.frames[0]).toMatchObject({
+      type: 'ready',
+      protocol: 1,
+      gatewayPort: h.runtime.port,
+      selfTest: { facts: { uid: String(process.getuid?.() ?? -1) } },
+    });
+    expect(JSON.stringify(h.frames[0])).toMatch(/"env":\{"PATH":"[0-9a-f]{32}"\}/);
     const { end, frames } = await h.turn('hello');
     expect(end).toMatchObject({ type: 'turn_end', stopReason: 'end', text: 'echo: hello' });
     const deltas = frames.flatMap((f) => (f.type === 'text' ? [f.delta] : []));
