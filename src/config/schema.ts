@@ -145,16 +145,8 @@ export const CorralConfig = z
   .strict();
 export type CorralConfig = z.infer<typeof CorralConfig>;
 
-export const DEFAULT_TOOLS: z.infer<typeof ToolName>[] = [
-  'bash',
-  'read_file',
-  'write_file',
-  'edit_file',
-  'list_files',
-  'web_fetch',
-  'schedule_task',
-  'send_message',
-];
+/** Every tool the runtime has (src/protocol/frames.ts): one list, so a new tool cannot be left out of it. */
+export const DEFAULT_TOOLS: z.infer<typeof ToolName>[] = [...ToolName.options];
 
 /** Days and months are UTC calendar days and months. */
 export const AgentBudget = z
