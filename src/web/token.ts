@@ -31,13 +31,3 @@ export function loadOrCreateApiToken(home: HomePaths): string {
   fs.writeFileSync(apiTokenFile(home), token + '\n', { mode: 0o600, flag: 'wx' });
   return token;
 }
-
-/** Whether an Authorization header carries the token; the comparison takes the same time for any guess. */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  const given = m?.[1] ?? '';
-  // Hashing first makes both sides the same length, so timingSafeEqual never leaks the token's length.
-  const a = crypto.createHash('sha256').update(given).digest();
-  const b = crypto.createHash('sha256').update(token).digest();
-  return crypto.timingSafeEqual(a, b) && given.length > 0;
-}

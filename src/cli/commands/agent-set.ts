@@ -7,14 +7,9 @@ import { openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { AgentMount } from '../../config/governance.ts';
 import { authorizeAgentChange, parseMountFlag } from './agent-authorize.ts';
-import type { EgressOptions } from './agent-egress.ts';
-import {
-  addEgressOptions,
-  describeEgress,
-  egressFlagsGiven,
-  nextEgress,
-  recordEgress,
-} from './agent-egress.ts';
+import type { EgressOptions } from '../../policy/egress-change.ts';
+import { describeEgress, nextEgress } from '../../policy/egress-change.ts';
+import { addEgressOptions, egressFlagsGiven, recordEgress } from './agent-egress.ts';
 import type { CliContext } from '../context.ts';
 import type { LimitOptions } from './agent-limits.ts';
 import {

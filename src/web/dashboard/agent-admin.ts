@@ -3,7 +3,7 @@
 // Every change goes through the policy (authorize) and the audit trail; the host's file watcher applies it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { egressAuditEntry, nextEgress } from '../../cli/commands/agent-egress.ts';
+import { egressAuditEntry, nextEgress } from '../../policy/egress-change.ts';
 import { loadAgent, removeAgentFile, saveAgent } from '../../config/agent-files.ts';
 import { loadConfig, resolveProvider } from '../../config/config-file.ts';
 import type { HomePaths } from '../../config/home.ts';

@@ -1,6 +1,6 @@
 // --allow/--disallow/--egress applied to an agent's egress fields, validated before anything is written.
 import { describe, expect, it } from 'vitest';
-import { nextEgress } from './agent-egress.ts';
+import { nextEgress } from './egress-change.ts';
 
 const none = { egress: 'none' as const, allow: [] };
 
