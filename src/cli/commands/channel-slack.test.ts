@@ -1,29 +1,21 @@
 // corral channel add slack through the real CLI: both tokens from stdin (either order), sealed in the store
 // under channel:NAME and channel:NAME:app, never in channels.yaml, the database in plain text or the output.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliResult } from '../../../test/fixtures/cli.ts';
+import { runCorral } from '../../../test/fixtures/cli.ts';
 import { channelSecretName } from '../../config/channels.ts';
 import { resolveHome } from '../../config/home.ts';
 import { openStore } from '../../host/open.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../../bin/corral.js');
 const APP = 'xapp-1-A0TEST-1-appsecretvalue0123';
 const BOT = 'xoxb-1111-2222-botsecretvalue4567';
 
 describe('corral channel add slack', () => {
   let home: string;
-  const corral = (args: string[], input = '') => {
-    const r = spawnSync(process.execPath, [BIN, ...args], {
-      input,
-      encoding: 'utf8',
-      env: { PATH: process.env['PATH'] ?? '', HOME: home, CORRAL_HOME: home },
-      timeout: 60_000,
-    });
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  const corral = (args: string[], input = ''): CliResult => runCorral(home, args, input);
 
   beforeAll(() => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-slack-add-'));

@@ -1,26 +1,18 @@
 // corral channel add|list|rm and agent set --channel through the real CLI: the token comes from stdin and is
 // sealed in the store (never in channels.yaml, argv or output), a pairing code is printed once, bindings land
 // in the agent file, and a trigger pattern that is broken or matches everything is refused.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliResult } from '../../../test/fixtures/cli.ts';
+import { runCorral } from '../../../test/fixtures/cli.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../../bin/corral.js');
 const TOKEN = '123456789:AAH-secret-token-value-xyz0123456789';
 
 describe('corral channel', () => {
   let home: string;
-  const corral = (args: string[], input = '') => {
-    const r = spawnSync(process.execPath, [BIN, ...args], {
-      input,
-      encoding: 'utf8',
-      env: { PATH: process.env['PATH'] ?? '', HOME: home, CORRAL_HOME: home },
-      timeout: 60_000,
-    });
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  const corral = (args: string[], input = ''): CliResult => runCorral(home, args, input);
 
   beforeAll(() => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-channel-'));
