@@ -129,6 +129,11 @@ describe('webhook channel', () => {
       platformId: 'e1',
       direct: true,
     });
+    // without an id in the body, the sender's Idempotency-Key names the message (a retry repeats it)
+    const keyed = JSON.stringify({ chat: 'c1', sender: { id: 'u1' }, text: 'again' });
+    const headers = { ...signedHeaders(SECRET, keyed, new Date()), 'idempotency-key': 'delivery-77' };
+    expect((await post(srv.url, keyed, headers)).status).toBe(202);
+    expect(got[1]?.platformId).toBe('delivery-77');
   });
 
   it('signs replies so the receiver can verify them, with the outbox key as Idempotency-Key', async () => {

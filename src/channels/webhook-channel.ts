@@ -12,6 +12,8 @@ import { postWebhook } from './webhook.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from './webhook-signature.ts';
 
 export const WEBHOOK_MAX_BODY_BYTES = 256 * 1024;
+/** A sender without an `id` in its body may name the message here instead; retries must repeat it. */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** Longer replies go out in several POSTs (keys KEY:1/N …), so one request stays bounded. */
 export const WEBHOOK_TEXT_LIMIT = 64_000;
 
@@ -36,6 +38,11 @@ export interface WebhookChannelOptions {
   now?: () => Date;
   timeoutMs?: number;
 }
+
+const idempotencyKey = (v: string | undefined): string | undefined => {
+  const parsed = Id.safeParse(v);
+  return parsed.success ? parsed.data : undefined;
+};
 
 function answer(res: ServerResponse, status: number, body: Record<string, unknown>): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -125,7 +132,9 @@ export function createWebhookAdapter(
           direct: true,
           mentioned: false,
           replyToBot: false,
-          platformId: parsed.id ?? `${now().getTime()}-${++seq}`,
+          // the sender's id of the message (body `id`, else its Idempotency-Key): a retry under it is taken once
+          platformId:
+            parsed.id ?? idempotencyKey(header(IDEMPOTENCY_HEADER)) ?? `${now().getTime()}-${++seq}`,
         };
         const r = await sink.receive(m);
         switch (r.status) {

@@ -100,7 +100,17 @@ export interface QueueStore {
     replyTo?: ReplyTarget | null;
     hops?: number;
     queued: boolean;
+    /**
+     * The platform's identity of this message (channel, chat, platform message id): a second message with the
+     * same key in the same session is the platform delivering it again, and is not committed twice.
+     */
+    platformKey?: string;
   }): InboundRow;
+  /** acceptMessage, telling whether the message was there already (same platform key, same session). */
+  acceptMessageOnce(m: Parameters<QueueStore['acceptMessage']>[0] & { platformKey: string }): {
+    row: InboundRow;
+    duplicate: boolean;
+  };
   getInbound(id: string): InboundRow | undefined;
   /** Messages waiting in the daemon's queue (received, with a queue place), oldest first. */
   queuedMessages(): InboundRow[];
@@ -144,6 +154,12 @@ export interface OutboxStore {
   /** The earliest next attempt of any pending delivery. */
   nextOutboxDue(): string | undefined;
   outboxDelivered(key: string): void;
+  /** Recorded before part `part` (0-based) of a delivery is sent: until outboxPartSent, that part is in doubt. */
+  outboxSending(key: string, part: number): void;
+  /** The receiver confirmed part `part`: it is never sent again. */
+  outboxPartSent(key: string, part: number): void;
+  /** How far a delivery got: parts confirmed, and the part whose sending was recorded but not confirmed. */
+  outboxJournal(key: string): { partsDone: number; sendingPart: number | null };
   outboxRetry(key: string, r: { error: string; nextAttemptAt: string; giveUp: boolean }): void;
   getOutbox(key: string): OutboxRow | undefined;
   listOutbox(messageId: string): OutboxRow[];

@@ -253,6 +253,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Nothing twice across a crash: an inbound chat message keeps the platform's identity of it (channel, chat,
+    // message id), unique per session, so a platform's redelivery is dropped; an outbox item keeps how many of
+    // its parts the receiver confirmed and which part was being sent, so a crash repeats at most that part.
+    id: 9,
+    name: '0009_platform_keys_delivery_parts',
+    sql: `
+      ALTER TABLE messages ADD COLUMN platform_key TEXT;
+      CREATE UNIQUE INDEX messages_by_platform_key ON messages(session_id, platform_key)
+        WHERE platform_key IS NOT NULL;
+      ALTER TABLE outbox ADD COLUMN parts_done INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE outbox ADD COLUMN sending_part INTEGER;
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

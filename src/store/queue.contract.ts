@@ -228,6 +228,41 @@ export function runQueueContract(name: string, makeStore: StoreFactory): void {
       });
     });
 
+    describe('platform redeliveries', () => {
+      const chat = (text: string, platformKey: string, sessionKey = 'tg:5', agent = 'a') =>
+        store.acceptMessageOnce({
+          agent,
+          sessionKey,
+          kind: 'user',
+          source: 'tg',
+          text,
+          queued: true,
+          platformKey,
+        });
+
+      it('commits a message once per platform key and session; a redelivery answers with the first', () => {
+        const first = chat('hello', '["tg","5","41"]');
+        expect(first.duplicate).toBe(false);
+        const again = chat('hello', '["tg","5","41"]');
+        expect(again).toEqual({ row: first.row, duplicate: true });
+        // another message, the same message in another session or for another agent: all new
+        expect(chat('next', '["tg","5","42"]').duplicate).toBe(false);
+        expect(chat('hello', '["tg","5","41"]', 'tg:5:7').duplicate).toBe(false);
+        expect(chat('hello', '["tg","5","41"]', 'tg:5', 'b').duplicate).toBe(false);
+        // messages without a key are never deduplicated
+        accept('same');
+        accept('same');
+        expect(store.queuedMessages().map((m) => m.text)).toEqual([
+          'hello',
+          'next',
+          'hello',
+          'hello',
+          'same',
+          'same',
+        ]);
+      });
+    });
+
     describe('outbox', () => {
       function pending(): InboundRow {
         const m = accept('x');
@@ -256,6 +291,23 @@ export function runQueueContract(name: string, makeStore: StoreFactory): void {
         });
         store.outboxDelivered(key); // twice: no change
         expect(store.getOutbox(key)?.attempts).toBe(2);
+      });
+
+      it('journals the parts of a delivery: the one being sent stays in doubt until confirmed', () => {
+        const m = pending();
+        const key = `reply:${m.id}`;
+        expect(store.outboxJournal(key)).toEqual({ partsDone: 0, sendingPart: null });
+        store.outboxSending(key, 0);
+        expect(store.outboxJournal(key)).toEqual({ partsDone: 0, sendingPart: 0 });
+        store.outboxPartSent(key, 0);
+        store.outboxSending(key, 1);
+        expect(store.outboxJournal(key)).toEqual({ partsDone: 1, sendingPart: 1 });
+        store.outboxPartSent(key, 1);
+        store.outboxPartSent(key, 0); // a repeated confirmation never moves it back
+        expect(store.outboxJournal(key)).toEqual({ partsDone: 2, sendingPart: null });
+        store.outboxDelivered(key);
+        store.outboxSending(key, 2); // delivered: no longer changes
+        expect(store.outboxJournal(key).sendingPart).toBeNull();
       });
 
       it('gives up on a delivery when told to', () => {

@@ -22,15 +22,16 @@ function statements(db: Database.Database) {
     nextQueueSeq: p('SELECT COALESCE(MAX(queue_seq), 0) + 1 AS next FROM messages'),
     insertInbound: p(
       `INSERT INTO messages (id, session_id, role, text, status, error, created_at, kind, source, queue_seq,
-         attempts, reply_to, hops, updated_at)
+         attempts, reply_to, hops, updated_at, platform_key)
        VALUES (@id, @sessionId, 'user', @text, 'received', NULL, @now, @kind, @source, @queueSeq, 0, @replyTo, @hops,
-         @now)`,
+         @now, @platformKey)`,
     ),
     insertReply: p(
       `INSERT INTO messages (id, session_id, role, text, status, error, created_at, updated_at)
        VALUES (?, ?, 'assistant', ?, 'done', NULL, ?, ?)`,
     ),
     getInbound: p(`${INBOUND} WHERE m.id = ?`),
+    byPlatformKey: p('SELECT id FROM messages WHERE session_id = ? AND platform_key = ?'),
     queued: p(`${INBOUND} WHERE m.status = 'received' AND m.queue_seq IS NOT NULL ORDER BY m.queue_seq`),
     runningQueued: p(
       `${INBOUND} WHERE m.status = 'running' AND m.queue_seq IS NOT NULL ORDER BY m.queue_seq`,
@@ -71,9 +72,15 @@ function statements(db: Database.Database) {
     ),
     nextOutboxDue: p(`SELECT MIN(next_attempt_at) AS at FROM outbox WHERE status = 'pending'`),
     delivered: p(
-      `UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = NULL, delivered_at = ?
+      `UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = NULL, delivered_at = ?,
+         sending_part = NULL
        WHERE key = ? AND status = 'pending'`,
     ),
+    sendingPart: p(`UPDATE outbox SET sending_part = ? WHERE key = ? AND status = 'pending'`),
+    partSent: p(
+      `UPDATE outbox SET parts_done = MAX(parts_done, ?), sending_part = NULL WHERE key = ? AND status = 'pending'`,
+    ),
+    journal: p('SELECT parts_done, sending_part FROM outbox WHERE key = ?'),
     retry: p(
       `UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?
        WHERE key = ? AND status = 'pending'`,
@@ -84,6 +91,8 @@ function statements(db: Database.Database) {
 }
 
 const NextSeq = z.object({ next: z.number().int() });
+const IdOnly = z.object({ id: z.string() });
+const JournalDb = z.object({ parts_done: z.number().int(), sending_part: z.number().int().nullable() });
 
 export function createQueueStore(
   db: Database.Database,
@@ -110,24 +119,32 @@ export function createQueueStore(
     for (const o of items) q.insertOutbox.run({ ...o, payload: JSON.stringify(o.payload), now: at });
   };
 
-  const accept = db.transaction((m: Parameters<QueueStore['acceptMessage']>[0]): string => {
-    deps.ensureAgent(m.agent);
-    const session = deps.openSession(m.agent, m.sessionKey);
-    const id = randomUUID();
-    const queueSeq = m.queued ? parseRow(NextSeq, q.nextQueueSeq.get(), 'messages').next : null;
-    q.insertInbound.run({
-      id,
-      sessionId: session.id,
-      text: m.text,
-      now: now(),
-      kind: m.kind,
-      source: m.source,
-      queueSeq,
-      replyTo: m.replyTo ? JSON.stringify(m.replyTo) : null,
-      hops: m.hops ?? 0,
-    });
-    return id;
-  });
+  /** The message's id, and whether it was there already (the same platform key in the same session). */
+  const accept = db.transaction(
+    (m: Parameters<QueueStore['acceptMessage']>[0]): { id: string; duplicate: boolean } => {
+      deps.ensureAgent(m.agent);
+      const session = deps.openSession(m.agent, m.sessionKey);
+      if (m.platformKey !== undefined) {
+        const seen: unknown = q.byPlatformKey.get(session.id, m.platformKey);
+        if (seen !== undefined) return { id: parseRow(IdOnly, seen, 'messages').id, duplicate: true };
+      }
+      const id = randomUUID();
+      const queueSeq = m.queued ? parseRow(NextSeq, q.nextQueueSeq.get(), 'messages').next : null;
+      q.insertInbound.run({
+        id,
+        sessionId: session.id,
+        text: m.text,
+        now: now(),
+        kind: m.kind,
+        source: m.source,
+        queueSeq,
+        replyTo: m.replyTo ? JSON.stringify(m.replyTo) : null,
+        hops: m.hops ?? 0,
+        platformKey: m.platformKey ?? null,
+      });
+      return { id, duplicate: false };
+    },
+  );
 
   const complete = db.transaction((c: Parameters<QueueStore['completeMessage']>[0]): MessageRow => {
     const msg = mustGet(c.messageId);
@@ -178,7 +195,11 @@ export function createQueueStore(
   });
 
   return {
-    acceptMessage: (m) => mustGet(accept.immediate(m)),
+    acceptMessage: (m) => mustGet(accept.immediate(m).id),
+    acceptMessageOnce(m) {
+      const { id, duplicate } = accept.immediate(m);
+      return { row: mustGet(id), duplicate };
+    },
     getInbound,
     queuedMessages: () => q.queued.all().map(inbound),
     startMessage(id) {
@@ -210,6 +231,18 @@ export function createQueueStore(
     nextOutboxDue: () => parseRow(NextAt, q.nextOutboxDue.get(), 'outbox').at ?? undefined,
     outboxDelivered(key) {
       q.delivered.run(now(), key);
+    },
+    outboxSending(key, part) {
+      q.sendingPart.run(part, key);
+    },
+    outboxPartSent(key, part) {
+      q.partSent.run(part + 1, key);
+    },
+    outboxJournal(key) {
+      const row: unknown = q.journal.get(key);
+      if (row === undefined) return { partsDone: 0, sendingPart: null };
+      const j = parseRow(JournalDb, row, 'outbox');
+      return { partsDone: j.parts_done, sendingPart: j.sending_part };
     },
     outboxRetry(key, r) {
       q.retry.run(r.giveUp ? 'failed' : 'pending', r.error, r.nextAttemptAt, key);

@@ -13,7 +13,7 @@ import type { InboundMessage as ForAgent } from '../daemon/intake.ts';
 
 /** What the daemon's intake answers (its IntakeResult), as far as a channel needs it. */
 export type Decided =
-  | { status: 'accepted'; message: { id: string } }
+  | { status: 'accepted'; message: { id: string; duplicate?: true } }
   | { status: 'denied'; reason: string }
   | { status: 'held'; approval: string; reason: string };
 
@@ -32,6 +32,13 @@ export const HELD_NOTICE =
 /** The thread part of the session key: the chat, and the platform thread within it if any. */
 export const chatThread = (m: Pick<InboundMessage, 'chat' | 'thread'>): string =>
   m.thread === undefined ? m.chat : `${m.chat}:${m.thread}`;
+
+/**
+ * The platform's identity of a message: the same key again is the platform redelivering it (the host died after
+ * committing it and before acknowledging it), which the store drops instead of running it twice.
+ */
+export const platformKey = (m: Pick<InboundMessage, 'channel' | 'chat' | 'platformId'>): string =>
+  JSON.stringify([m.channel, m.chat, m.platformId]);
 
 function triggered(b: ChannelBinding, m: InboundMessage): boolean {
   if (m.direct || b.trigger === 'all') return true;
@@ -96,9 +103,17 @@ export function createChannelIntake(deps: ChannelIntakeDeps): ChannelSink {
           thread: chatThread(m),
           text: m.text,
           replyTo,
+          platformKey: platformKey(m),
         });
         switch (r.status) {
           case 'accepted':
+            if (r.message.duplicate === true)
+              log.info('channel message delivered again; already taken', {
+                channel: m.channel,
+                chat: m.chat,
+                platformId: m.platformId,
+                message: r.message.id,
+              });
             queued.push(r.message.id);
             break;
           case 'denied':

@@ -22,6 +22,8 @@ export interface InboundMessage {
   thread: string;
   text: string;
   replyTo?: ReplyTarget | null;
+  /** the platform's identity of a channel message (see MessageService.accept); not part of what is approved */
+  platformKey?: string;
 }
 
 export type IntakeResult =

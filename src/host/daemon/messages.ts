@@ -25,6 +25,8 @@ export interface MessageView {
   updatedAt: string | null;
   /** while queued: its place in its session, and how many sessions wait for a sandbox before it */
   queue?: QueuePosition;
+  /** accept() found it committed already under the same platform key: a redelivery, not run again */
+  duplicate?: true;
 }
 
 export interface ConversationEntry {
@@ -82,6 +84,8 @@ export function createMessageService(deps: {
       source?: string;
       replyTo?: ReplyTarget | null;
       hops?: number;
+      /** the platform's identity of the message: a redelivery with the same key is answered, not queued again */
+      platformKey?: string;
     }): MessageView {
       if (deps.draining())
         throw new CorralError(
@@ -90,7 +94,7 @@ export function createMessageService(deps: {
           'try again shortly',
         );
       mustKnow(m.agent);
-      const row = store.acceptMessage({
+      const fields = {
         agent: m.agent,
         sessionKey: sessionKey(m.channel, m.thread),
         kind: m.kind ?? 'user',
@@ -99,7 +103,14 @@ export function createMessageService(deps: {
         replyTo: m.replyTo ?? null,
         hops: m.hops ?? 0,
         queued: true,
-      });
+      } as const;
+      let row: InboundRow;
+      if (m.platformKey === undefined) row = store.acceptMessage(fields);
+      else {
+        const once = store.acceptMessageOnce({ ...fields, platformKey: m.platformKey });
+        if (once.duplicate) return { ...view(once.row), duplicate: true };
+        row = once.row;
+      }
       store.appendAudit({
         actor: m.kind === 'agent' || m.kind === 'task' ? (m.source ?? m.kind) : `channel:${m.channel}`,
         action: 'message.received',
