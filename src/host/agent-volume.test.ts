@@ -38,7 +38,14 @@ describe('mountinfo', () => {
   it('reads mount points, escapes included', () => {
     const line = '36 35 7:3 / /tmp/a\\040b rw,noatime shared:1 - ext4 /dev/loop3 rw';
     expect(parseMountinfo(line)).toEqual([
-      { root: '/', mountPoint: '/tmp/a b', fsType: 'ext4', source: '/dev/loop3', superOptions: ['rw'] },
+      {
+        root: '/',
+        mountPoint: '/tmp/a b',
+        options: ['rw', 'noatime'],
+        fsType: 'ext4',
+        source: '/dev/loop3',
+        superOptions: ['rw'],
+      },
     ]);
   });
 });

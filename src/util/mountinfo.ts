@@ -6,6 +6,8 @@ export interface MountEntry {
   /** the part of the file system mounted here ('/' for all of it; a cgroup path for a cgroup mount) */
   root: string;
   mountPoint: string;
+  /** per-mount options, e.g. rw,nosuid,nodev */
+  options: string[];
   fsType: string;
   /** e.g. /dev/loop3 */
   source: string;
@@ -22,12 +24,13 @@ export function parseMountinfo(text: string): MountEntry[] {
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
     const dash = fields.indexOf('-');
-    const [root, mountPoint] = [fields[3], fields[4]];
+    const [root, mountPoint, options] = [fields[3], fields[4], fields[5]];
     const [fsType, source, opts] = [fields[dash + 1], fields[dash + 2], fields[dash + 3]];
     if (
       dash < 6 ||
       root === undefined ||
       mountPoint === undefined ||
+      options === undefined ||
       fsType === undefined ||
       source === undefined
     )
@@ -35,6 +38,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     out.push({
       root: unescape(root),
       mountPoint: unescape(mountPoint),
+      options: options.split(','),
       fsType,
       source: unescape(source),
       superOptions: (opts ?? '').split(','),
@@ -43,8 +47,12 @@ export function parseMountinfo(text: string): MountEntry[] {
   return out;
 }
 
+export function readMounts(mountinfo = '/proc/self/mountinfo'): MountEntry[] {
+  return parseMountinfo(fs.readFileSync(mountinfo, 'utf8'));
+}
+
 export function mountsAt(dir: string, mountinfo = '/proc/self/mountinfo'): MountEntry[] {
-  return parseMountinfo(fs.readFileSync(mountinfo, 'utf8')).filter((m) => m.mountPoint === dir);
+  return readMounts(mountinfo).filter((m) => m.mountPoint === dir);
 }
 
 /** The file a loop device reads from, or undefined when it is not a (set-up) loop device. */

@@ -1,7 +1,8 @@
 // mountinfo parsing and the fuse-overlayfs options for root and for an ordinary user.
 import { describe, expect, it } from 'vitest';
 import { fuseOptions } from './mount.ts';
-import { layerMountsUnder, parseMountinfo } from './mountinfo.ts';
+import { parseMountinfo } from '../../util/mountinfo.ts';
+import { layerMountsUnder } from './mountinfo.ts';
 
 const SAMPLE = [
   '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
