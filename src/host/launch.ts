@@ -18,6 +18,7 @@ import type { AgentMount } from '../config/governance.ts';
 import type { AgentLimits } from '../config/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../util/log.ts';
+import { startPhases } from '../util/phases.ts';
 import type { BaseImageSource } from './base-image.ts';
 import { imageSpec } from './base-image.ts';
 import { agentHostIds, ensurePrivateDir } from './agent-dirs.ts';
@@ -150,11 +151,14 @@ export async function launchSandbox(
     mounts?: readonly AgentMount[];
   },
 ): Promise<RunningSandbox> {
+  const phases = startPhases();
   const backend = deps.sandboxes.get(agent.backend);
   const wanted = agent.mounts ?? [];
   let mounts: SandboxMount[] = [];
   const image = deps.baseImage === undefined ? undefined : await deps.baseImage();
+  phases.mark('image');
   await deps.gate?.ready(backend, image && { dir: image.rootfs, id: image.id });
+  phases.mark('gate');
   const nodePath = deps.nodePath ?? process.execPath;
   const row = deps.store.ensureAgent(agent.name);
   const perAgent = agentHostIds(row.id, deps.isRoot);
@@ -166,7 +170,9 @@ export async function launchSandbox(
     isRoot: deps.isRoot,
     log: deps.log,
   });
+  phases.mark('volume');
   const runtimeDir = await ensureRuntimeBundle(deps.home.cacheDir);
+  phases.mark('runtimeBundle');
   const sandboxId = crypto.randomUUID();
   ensurePrivateDir(deps.home.runDir, 0o711);
   const runDir = path.join(deps.home.runDir, sandboxId);
@@ -193,6 +199,7 @@ export async function launchSandbox(
       allow: wanted.length === 0 ? [] : (loadConfig(deps.home).mounts?.allow ?? []),
       home: deps.home.root,
     });
+    phases.mark('mounts');
     const endpoint = await deps.gateway.attach({
       agent: agent.name,
       sandboxId,
@@ -200,6 +207,7 @@ export async function launchSandbox(
       ...(hostIds === undefined ? {} : { owner: hostIds }),
     });
     cleanups.push(() => endpoint.close());
+    phases.mark('gateway');
     const spec: SandboxSpec = {
       sandboxId,
       agent: agent.name,
@@ -221,11 +229,13 @@ export async function launchSandbox(
       ...(mounts.length === 0 ? {} : { mounts }),
     };
     const sandbox = await backend.start(spec);
+    phases.mark('backendStart');
     releaseMounts(); // the sandbox holds its own copies (bwrap mounts them and closes them)
     cleanups.push(() => sandbox.stop());
     const channel = openControlChannel(sandbox, deps.log);
     auditLifecycle(deps, agent.name, backend.name, sandbox, mounts);
     await channel.ready(READY_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0));
+    phases.mark('runtimeReady');
     // the start self-test: what the runtime saw from inside against what was configured; fail closed
     const failures = judgeStartReport(channel.startReport?.(), {
       env: spec.env,
@@ -245,7 +255,13 @@ export async function launchSandbox(
       });
       throw startCheckError(agent.name, backend.name, failures);
     }
-    deps.log.debug('sandbox ready', { agent: agent.name, sandbox: sandboxId });
+    phases.mark('judge');
+    deps.log.debug('sandbox ready', {
+      agent: agent.name,
+      sandbox: sandboxId,
+      backend: backend.name,
+      phasesMs: phases.summary(),
+    });
     let stopped: Promise<void> | undefined;
     const stop = (): Promise<void> => {
       stopped ??= (async () => {

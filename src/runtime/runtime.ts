@@ -46,6 +46,7 @@ function proxyEnv(port: number): Record<string, string> {
 }
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  const loadedAt = performance.now();
   const emit = (frame: RuntimeFrame): void => void writeFrame(opts.output, frame);
   const log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string): void =>
     emit({ type: 'log', level, msg });
@@ -130,8 +131,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     onEnd: () => void stop(),
   });
   // the start self-test: facts the host judges before it sends the first turn
+  const checkAt = performance.now();
   const selfTest = await collectStartReport(opts.gatewaySocket, opts.env);
+  const readyAt = performance.now();
   emit({ type: 'ready', protocol: PROTOCOL_VERSION, gatewayPort: bridge.port, selfTest });
+  // where this process's start went, in ms since it began: the host logs it at debug level
+  const ms = (t: number): string => t.toFixed(1);
+  log(
+    'debug',
+    `started: node bootstrap ${ms(performance.nodeTiming.bootstrapComplete)}, code loaded ${ms(loadedAt)}, ` +
+      `self-test ${ms(readyAt - checkAt)}, ready ${ms(readyAt)}`,
+  );
   preloadProviders();
   return { port: bridge.port, done };
 }

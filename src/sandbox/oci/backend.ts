@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorralError } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { startPhases } from '../../util/phases.ts';
 import { ensureHostDir } from '../layer/dirs.ts';
 import { ownerAlive } from '../layer/owner.ts';
 import type { LayerPool } from '../layer/pool.ts';
@@ -97,11 +98,13 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
       throw new CorralError('backend_unavailable', why.reason, why.fix);
     }
     checkSandboxId(spec.sandboxId);
+    const phases = startPhases();
     ensureDirs(dirs);
     const bundle = await prepareBundle(dirs.bundles, spec, {
       layers,
       netns: flavour.netns,
       stage: flavour.stage,
+      phases,
     });
     const cgroupsPath = cgroupsPathOf(spec.sandboxId);
     const dropCgroup = (): void => {
@@ -122,6 +125,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
         arch: process.arch,
       });
       bundle.writeConfig(config);
+      phases.mark('config');
       if (flavour.ownCgroup) {
         createLimitedCgroup(mode, cgroupsPath, {
           memoryBytes: spec.limits.memoryBytes,
@@ -130,6 +134,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
           cpuPeriodUs: CPU_PERIOD_US,
           pids: pidsLimit,
         });
+        phases.mark('cgroup');
       }
     } catch (err) {
       dropCgroup();
@@ -137,6 +142,7 @@ export function createOciBackend(name: string, flavour: Flavour, deps: OciBacken
       throw err;
     }
     const cmds = commands;
+    log.debug('sandbox prepared', { sandbox: spec.sandboxId, phasesMs: phases.summary() });
     return startContainer({
       id: spec.sandboxId,
       commands: cmds,

@@ -14,6 +14,7 @@ import type { OciSources } from './config.ts';
 import { bindDescriptor, bindMount, unmountUnder } from './mounts.ts';
 import { createLoopbackNetns } from './netns.ts';
 import type { OciConfig } from './spec.ts';
+import type { Phases } from '../../util/phases.ts';
 
 export interface Bundle {
   dir: string;
@@ -31,6 +32,8 @@ export interface BundleOptions {
   netns: boolean;
   /** gVisor: bind the workspace, runtime, gateway and extra paths into the bundle (runsc opens them as the agent) */
   stage: boolean;
+  /** where the time goes (debug log) */
+  phases?: Phases;
 }
 
 const STAGED = ['workspace', 'runtime', 'gateway'] as const;
@@ -152,16 +155,19 @@ export async function prepareBundle(
     fs.chownSync(dir, 0, ids.gid);
     fs.chmodSync(dir, 0o710);
     // the two slow steps (a fuse server, an unshare) at once
+    const timed = <T>(name: string, work: Promise<T>): Promise<T> => opts.phases?.time(name, work) ?? work;
     const [acquired, netns] = await Promise.allSettled([
-      opts.layers.acquire({ imageDir: root.imageDir, layerDir: root.layerDir, ids }),
-      opts.netns ? createLoopbackNetns(p.netns) : Promise.resolve(),
+      timed('layer', opts.layers.acquire({ imageDir: root.imageDir, layerDir: root.layerDir, ids })),
+      opts.netns ? timed('netns', createLoopbackNetns(p.netns)) : Promise.resolve(),
     ]);
+    opts.phases?.mark('layerAndNetns');
     // held before anything can throw, so that teardown gives it back
     if (acquired.status === 'rejected') throw acquired.reason;
     lease = acquired.value;
     if (netns.status === 'rejected') throw netns.reason;
     fs.mkdirSync(p.rootfs, { mode: 0o755 });
     await bindMount(acquired.value.path, p.rootfs);
+    opts.phases?.mark('bindRoot');
     fs.mkdirSync(p.etc, { mode: 0o755 });
     for (const [name, content] of Object.entries(etcFiles()))
       fs.writeFileSync(path.join(p.etc, name), content, { mode: 0o644, flag: 'wx' });
@@ -175,6 +181,7 @@ export async function prepareBundle(
           extraReadOnly: spec.extraReadOnly.map((e) => ({ source: e, destination: e })),
         };
     const hostMounts = await stageHostMounts(spec, p.mnt);
+    opts.phases?.mark('stage');
     return {
       dir,
       rootPath: p.rootfs,
