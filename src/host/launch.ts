@@ -241,7 +241,6 @@ export async function launchSandbox(
       env: spec.env,
       limits,
       applied: sandbox.appliedLimits,
-      ownKernel: backend.ownKernel === true,
       ...(backend.ownDevices === undefined ? {} : { ownDevices: backend.ownDevices }),
       ...(deps.secretValues === undefined ? {} : { secrets: deps.secretValues() }),
     });

@@ -59,17 +59,18 @@ describe('self-test judge', () => {
     expect(judge({ ...image, fileowner: '0' }, ids, 0, 'image').join()).toMatch(/host root/);
   });
 
-  it("judges a VM by its own kernel, not by its root's capabilities", () => {
+  it('judges a VM by its own kernel and, as every sandbox, by its capabilities', () => {
     const vm = {
       ...healthy,
-      capeff: '000001ffffffffff',
       usr: 'writable',
       rootid: '4242:4242',
       homeentries: '0',
       bootid: '0b6f4a57-2c2e-4d3b-9a51-5c4c1b1f7e10',
     };
     expect(judge(vm, ids, 0, 'image', true)).toEqual([]);
-    expect(judge(vm, ids, 0, 'image', false).join()).toMatch(/capabilities/);
+    expect(judge({ ...vm, capeff: '000001ffffffffff' }, ids, 0, 'image', true).join()).toMatch(
+      /capabilities/,
+    );
     const hostBoot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     expect(judge({ ...vm, bootid: hostBoot }, ids, 0, 'image', true).join()).toMatch(/host's kernel/);
     expect(judge({ ...vm, bootid: '' }, ids, 0, 'image', true).join()).toMatch(/host's kernel/);

@@ -41,7 +41,7 @@ export function judge(
   hostIds: HostIds | undefined,
   callerUid: number,
   layout: SandboxLayout = 'legacy',
-  /** the backend runs its own kernel (SandboxBackend.ownKernel): that is checked instead of dropped capabilities */
+  /** the backend runs its own kernel (SandboxBackend.ownKernel): that is checked too */
   ownKernel = false,
 ): string[] {
   const failures: string[] = [];
@@ -56,10 +56,10 @@ export function judge(
     );
   }
   if (facts['fileowner'] === '0') failures.push('root inside is host root');
-  if (ownKernel) {
-    if (!/^[0-9a-f-]{36}$/.test(facts['bootid'] ?? '') || facts['bootid'] === hostBootId())
-      failures.push("the sandbox runs on the host's kernel, not a kernel of its own");
-  } else if (!/^0+$/.test(facts['capeff'] ?? ''))
+  if (ownKernel && (!/^[0-9a-f-]{36}$/.test(facts['bootid'] ?? '') || facts['bootid'] === hostBootId()))
+    failures.push("the sandbox runs on the host's kernel, not a kernel of its own");
+  // a VM's init drops them as well: root of its own kernel is still root without capabilities
+  if (!/^0+$/.test(facts['capeff'] ?? ''))
     failures.push(`capabilities not dropped (CapEff ${facts['capeff'] ?? '?'})`);
   if (facts['nonewprivs'] !== '1') failures.push('no_new_privs is not set');
   if (facts['netdevs'] !== 'lo,')

@@ -31,8 +31,8 @@ const good: StartReport = {
   },
   env: { PATH: h(env.PATH), CORRAL_GATEWAY_SOCKET: h(env.CORRAL_GATEWAY_SOCKET), HOSTNAME: h('corral') },
 };
-const judge = (r: StartReport | undefined, over: { ownKernel?: boolean; secrets?: string[] } = {}) =>
-  judgeStartReport(r, { env, limits: DEFAULT_LIMITS, applied, ownKernel: false, ...over });
+const judge = (r: StartReport | undefined, over: { secrets?: string[] } = {}) =>
+  judgeStartReport(r, { env, limits: DEFAULT_LIMITS, applied, ...over });
 const withFacts = (facts: Record<string, string>): StartReport => ({
   ...good,
   facts: { ...good.facts, ...facts },
@@ -61,18 +61,14 @@ describe('judgeStartReport', () => {
     expect(judge(withFacts(facts))).toEqual([failure]);
   });
 
-  it("judges a VM's devices and /proc/sys as its own kernel's, but never lets /dev/kvm in", () => {
-    const vm = withFacts({ devices: 'null,vda,vport3p1', procsys: 'writable' });
-    expect(judge(vm, { ownKernel: true })).toEqual([]);
-    expect(judge(withFacts({ devices: 'kvm,null' }), { ownKernel: true })).toEqual([
-      'host devices passed into the VM: kvm',
+  it('judges a VM like every other sandbox: its own kernel is no excuse for devices, /proc/sys or capabilities', () => {
+    expect(judge(withFacts({ devices: 'null,vda,vport3p1' }))).toEqual([
+      'devices beyond the minimal set: vda, vport3p1',
     ]);
-  });
-
-  it("lets a VM's root keep the capabilities of its own kernel", () => {
-    expect(
-      judge(withFacts({ capeff: '000001ffffffffff', capbnd: '000001ffffffffff' }), { ownKernel: true }),
-    ).toEqual([]);
+    expect(judge(withFacts({ capeff: '000001ffffffffff', capbnd: '000001ffffffffff' }))).toEqual([
+      'capabilities in the effective set (000001ffffffffff)',
+      'capabilities in the bounding set (000001ffffffffff)',
+    ]);
   });
 
   it('finds a secret value, a variable the host did not set and a changed one', () => {

@@ -136,7 +136,6 @@ async function startRuntime(c: Case, backend: SandboxBackend, plant: boolean) {
       env: spec.env,
       limits: spec.limits,
       applied: started.appliedLimits,
-      ownKernel: backend.ownKernel === true,
       ...(backend.ownDevices === undefined ? {} : { ownDevices: backend.ownDevices }),
       secrets: [PLANTED],
     });

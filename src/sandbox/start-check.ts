@@ -20,8 +20,6 @@ export interface StartExpectations {
   env: Record<string, string>;
   limits: SandboxLimits;
   applied: AppliedLimits | undefined;
-  /** a VM: root of its own kernel keeps its capabilities (SandboxBackend.ownKernel) */
-  ownKernel: boolean;
   /** devices the backend's own kernel emulates (SandboxBackend.ownDevices) */
   ownDevices?: readonly string[];
   /** values that must never be seen inside (model keys and other secrets the host holds) */
@@ -58,25 +56,19 @@ export function judgeStartReport(report: StartReport | undefined, want: StartExp
     !limitShown(f['pidscg'], want.limits.maxProcesses, 0)
   )
     failures.push(`the process limit reads ${f['pidscg'] ?? '?'}, configured ${want.limits.maxProcesses}`);
+  // the same for a VM: its init gives the agent the minimal /dev, read-only /proc/sys and no capability either
   const devices = (f['devices'] ?? '').split(',').filter((d) => d !== '');
   const own = new Set(want.ownDevices ?? []);
   if (f['devices'] === undefined) failures.push('the device list is missing');
-  else if (want.ownKernel) {
-    // a VM's /dev holds its own kernel's (emulated) devices; what must never be there is a way out of the VM
-    const passthrough = devices.filter((d) => /^(kvm|vfio(\/.*)?|vhost-.*)$/.test(d));
-    if (passthrough.length > 0) failures.push(`host devices passed into the VM: ${passthrough.join(', ')}`);
-  } else {
+  else {
     const extra = devices.filter((d) => !ALLOWED_DEVICES.has(d) && !own.has(d) && !/^pts\/\d+$/.test(d));
     if (extra.length > 0) failures.push(`devices beyond the minimal set: ${extra.join(', ')}`);
   }
-  // a VM's /proc/sys is its own kernel's
-  if (f['procsys'] === 'writable' && !want.ownKernel) failures.push('/proc/sys is writable');
-  if (!want.ownKernel) {
-    if (!ZERO.test(f['capeff'] ?? ''))
-      failures.push(`capabilities in the effective set (${f['capeff'] ?? '?'})`);
-    if (!ZERO.test(f['capbnd'] ?? ''))
-      failures.push(`capabilities in the bounding set (${f['capbnd'] ?? '?'})`);
-  }
+  if (f['procsys'] === 'writable') failures.push('/proc/sys is writable');
+  if (!ZERO.test(f['capeff'] ?? ''))
+    failures.push(`capabilities in the effective set (${f['capeff'] ?? '?'})`);
+  if (!ZERO.test(f['capbnd'] ?? ''))
+    failures.push(`capabilities in the bounding set (${f['capbnd'] ?? '?'})`);
   failures.push(...judgeEnv(report.env, want));
   return failures;
 }

@@ -188,9 +188,9 @@ export interface SandboxBackend {
    */
   readonly limitBehaviour?: LimitBehaviour;
   /**
-   * Each sandbox runs its own kernel (a virtual machine): root inside is root of that kernel, capabilities
-   * included, and the hypervisor is the boundary. The self-test then checks that the kernel is not the host's
-   * instead of checking that capabilities were dropped.
+   * Each sandbox runs its own kernel (a virtual machine): the hypervisor is the boundary, and inside it the
+   * guest's init gives the agent the container backends' shape (no capabilities, minimal /dev). The self-test
+   * also checks that the kernel is not the host's.
    */
   readonly ownKernel?: boolean;
   /** Supports SandboxSpec.mounts (by descriptor). Others are made to refuse such a spec rather than ignore it. */

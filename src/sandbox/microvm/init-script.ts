@@ -1,8 +1,11 @@
-// The guest's init, in two busybox shell stages. Stage 1 runs from the initramfs: it loads the drivers, lays the
+// The guest's init, in busybox shell stages. Stage 1 runs from the initramfs: it loads the drivers, lays the
 // agent's writable disk over the read-only base image and switches to that root. Stage 2 is PID 1 there: it
 // mounts what the sandbox contract promises, runs the command with its stdio on the host's ports, reports the
-// exit code and powers the VM off. Every path of the agent's root is touched only after the switch, so a link
-// the agent planted in its layer resolves inside its own root, never in the initramfs.
+// exit code and powers the VM off. ENTER is the agent's side: a mount namespace of its own, then run.sh drops
+// every capability (dropcaps.ts) before the command, so inside its VM the agent has the shape it has on the
+// container backends. Every path of the agent's root is touched only after the switch, so a link the agent
+// planted in its layer resolves inside its own root, never in the initramfs. Nothing that runs with
+// capabilities comes from the agent's root: busybox, the scripts and dropcaps are the initramfs's.
 import { SANDBOX_GATEWAY_SOCKET } from '../../protocol/sandbox-env.ts';
 import {
   BASE_DISK_SERIAL,
@@ -25,6 +28,14 @@ const WAIT_TICKS = 6000;
 const TICK_US = 10_000;
 /** After "stop": SIGTERM to everything, then SIGKILL after this many seconds. */
 export const GUEST_STOP_GRACE_S = 2;
+/** procfs entries that configure the guest's kernel: visible to the agent, never writable (as on runc) */
+export const GUEST_READONLY_PATHS = [
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+  '/proc/irq',
+  '/proc/bus',
+  '/proc/fs',
+];
 
 export const STAGE1 = `#!/bin/busybox sh
 # corral microVM init, stage 1 (initramfs)
@@ -55,7 +66,8 @@ BASE=$(await_dev block serial ${BASE_DISK_SERIAL}) || die "no base image disk"
 LAYER=$(await_dev block serial ${LAYER_DISK_SERIAL}) || die "no layer disk"
 for p in STDIN:${PORTS.stdin} STDOUT:${PORTS.stdout} STDERR:${PORTS.stderr} CTL:${PORTS.ctl} GW:${PORTS.gateway}; do
   dev=$(await_dev class/virtio-ports name "\${p#*:}") || die "no port \${p#*:}"
-  echo "\${p%%:*}=$dev" >> /ports
+  # stage 2 mounts the devices under ${GUEST_VM_DIR}/dev, out of the agent's /dev
+  echo "\${p%%:*}=${GUEST_VM_DIR}$dev" >> /ports
 done
 
 mkdir -p /m/base /m/layer /m/share /newroot
@@ -71,7 +83,7 @@ R=/newroot
 [ -L "$R/run" ] && rm -f "$R/run"
 mkdir -p "$R/run" && mount -t tmpfs -o mode=0755,nosuid,nodev,size=16m tmpfs "$R/run" || die "cannot mount /run"
 V="$R${GUEST_VM_DIR}"
-mkdir -p "$V/share" "$V/bin" && cp /bin/busybox /stage2 /relay.mjs /ports "$V/" || die "cannot stage the init"
+mkdir -p "$V/share" "$V/bin" && cp /bin/busybox /stage2 /enter /dropcaps /relay.mjs /ports "$V/" || die "cannot stage the init"
 mount --move /m/share "$V/share" || die "cannot move the shared directory"
 umount /proc /sys
 umount -l /dev
@@ -85,12 +97,19 @@ B=$V/busybox
 $B mkdir -p /proc && $B mount -t proc proc /proc || { echo "${INIT_ERROR} cannot mount /proc"; $B poweroff -f; }
 $B --install -s $V/bin
 export PATH=$V/bin
-die() { echo "${INIT_ERROR} $*"; [ -n "$STDERR" ] && echo "${INIT_ERROR} $*" > "$STDERR"; echo "exit 1" >&3; sync; poweroff -f; }
-mkdir -p /sys /dev /tmp && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs /dev ||
-  die "cannot mount /sys or /dev"
+die() { echo "${INIT_ERROR} $*"; [ -n "$PORTS_OPEN" ] && echo "${INIT_ERROR} $*" >&6; echo "exit 1" >&3; sync; poweroff -f; }
+# the kernel's devices on a devtmpfs of the init's own, unmounted once their ports are open
+mkdir -p /sys /dev /tmp $V/dev && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs $V/dev ||
+  die "cannot mount /sys or the devices"
 . $V/ports
-exec 3<>"$CTL"
+exec 3<>"$CTL" 4<"$STDIN" 5>"$STDOUT" 6>"$STDERR" && PORTS_OPEN=1
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || die "cannot mount /tmp"
+# the agent's /dev, as on the container backends: the harmless character devices and its own pseudo-terminals
+mount -t tmpfs -o mode=0755,nosuid,noexec,size=64k tmpfs /dev &&
+  mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && mknod -m 666 /dev/full c 1 7 &&
+  mknod -m 666 /dev/random c 1 8 && mknod -m 666 /dev/urandom c 1 9 && mknod -m 666 /dev/tty c 5 0 &&
+  ln -s pts/ptmx /dev/ptmx && ln -s /proc/self/fd /dev/fd && ln -s /proc/self/fd/0 /dev/stdin &&
+  ln -s /proc/self/fd/1 /dev/stdout && ln -s /proc/self/fd/2 /dev/stderr || die "cannot make /dev"
 mkdir -p /dev/pts /dev/shm /run/lock /run/corral && chmod 1777 /run/lock &&
   mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts &&
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm &&
@@ -112,10 +131,13 @@ CG=/sys/fs/cgroup/agent
 mount -t cgroup2 cgroup2 /sys/fs/cgroup && mkdir $CG &&
   echo "+pids +memory" > /sys/fs/cgroup/cgroup.subtree_control &&
   echo "$MAX_PROCS" > $CG/pids.max && echo "$MEMORY_BYTES" > $CG/memory.max || die "cannot set the agent's limits"
+# no user namespaces, as on the container backends: a new one would hand the agent a full capability set again
+echo 0 > /proc/sys/user/max_user_namespaces || die "cannot turn off user namespaces"
 events() { echo "events $(sed -n 's/^oom_kill //p' $CG/memory.events) $(sed -n 's/^max //p' $CG/pids.events)" >&3; }
 
 if [ "$GATEWAY" = 1 ]; then
-  ${GUEST_NODE} $V/relay.mjs "$GW" ${SANDBOX_GATEWAY_SOCKET} &
+  # without capabilities: the relay's node is the agent's own, which carries nothing but gateway connections
+  $V/dropcaps ${GUEST_NODE} $V/relay.mjs "$GW" ${SANDBOX_GATEWAY_SOCKET} 3>&- 4<&- 5>&- 6>&- &
   n=0
   until [ -S ${SANDBOX_GATEWAY_SOCKET} ]; do
     n=$((n + 1)); [ "$n" -lt ${WAIT_TICKS} ] || die "the gateway relay did not start"
@@ -123,17 +145,20 @@ if [ "$GATEWAY" = 1 ]; then
   done
 fi
 mount -o remount,ro /run/corral || die "cannot make /run/corral read-only"
+# every port is open now: no device node of the VM's is left for anyone to open
+umount -l $V/dev || die "cannot unmount the devices"
 
 # the host asks for the limit counters ("events"), or to stop ("stop", or it went away): TERM to everything,
 # then KILL what is left (the agent's whole cgroup at once, so a fork bomb cannot outrun it)
 (
+  exec 4<&- 5>&- 6>&-
   while read -r msg <&3; do case "$msg" in stop) break ;; events) events ;; esac; done
   kill -TERM -1; sleep ${GUEST_STOP_GRACE_S}; echo 1 > $CG/cgroup.kill; kill -KILL -1
 ) &
-cd /workspace || die "no /workspace"
-$B sh -c 'echo $$ > /sys/fs/cgroup/agent/cgroup.procs && exec "$@"' run $B sh $S/${SHARE.launch}/${LAUNCH_RUN} \\
-  < "$STDIN" > "$STDOUT" 2> "$STDERR" &
-wait $!
+$B unshare -m --propagation private $B sh $V/enter <&4 >&5 2>&6 3>&- 4<&- 5>&- 6>&- &
+agent=$!
+exec 4<&- 5>&- 6>&-
+wait $agent
 code=$?
 echo 1 > $CG/cgroup.kill
 kill -KILL -1
@@ -141,4 +166,26 @@ events
 echo "exit $code" >&3
 sync
 poweroff -f
+`;
+
+/**
+ * The agent's side, run by stage 2 in a mount namespace of its own with the command's stdio: it joins the agent's
+ * cgroup, shows that cgroup and the kernel's settings read-only (the init keeps its writable cgroup in its own
+ * namespace), then run.sh sets the limits and drops every capability. With none left, the agent cannot change a
+ * mount, load a module, or read the init's memory or descriptors (the kernel refuses /proc/1/mem, /proc/1/fd to a
+ * process lacking capabilities its target has).
+ */
+export const ENTER = `# corral microVM init: the agent's side
+V=${GUEST_VM_DIR}
+export PATH=$V/bin
+fail() { echo "${INIT_ERROR} $*" >&2; exit 126; }
+echo $$ > /sys/fs/cgroup/agent/cgroup.procs || fail "cannot join the agent's cgroup"
+mount --bind /sys/fs/cgroup/agent /sys/fs/cgroup && mount -o remount,bind,ro /sys/fs/cgroup &&
+  mount -o remount,bind,ro /sys || fail "cannot make /sys read-only"
+for p in ${GUEST_READONLY_PATHS.join(' ')}; do
+  [ -e "$p" ] || continue
+  mount --bind "$p" "$p" && mount -o remount,bind,ro "$p" || fail "cannot make $p read-only"
+done
+cd /workspace || fail "no /workspace"
+exec $V/busybox sh $V/share/${SHARE.launch}/${LAUNCH_RUN}
 `;

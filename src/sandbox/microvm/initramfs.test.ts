@@ -86,12 +86,20 @@ describe.skipIf(kernel === undefined)(`guest kernel modules (${testKernelDir()})
 });
 
 describe.skipIf(kernel === undefined || !hasBusybox)('ensureInitramfs', () => {
-  it('packs the init, busybox, the relay and the modules, and reuses the cached archive', async () => {
+  it('packs the init, busybox, dropcaps, the relay and the modules, and reuses the cached archive', async () => {
     const cache = path.join(tmp, 'cache');
     const file = await ensureInitramfs(k(), cache, BUSYBOX);
     expect(path.basename(file)).toMatch(new RegExp(`^initramfs-${k().version}-[0-9a-f]{16}\\.cpio$`));
     const names = unpack(fs.readFileSync(file), path.join(tmp, 'initramfs'));
-    for (const n of ['init', 'stage2', 'relay.mjs', 'bin/busybox', 'lib/modules/load-order'])
+    for (const n of [
+      'init',
+      'stage2',
+      'enter',
+      'dropcaps',
+      'relay.mjs',
+      'bin/busybox',
+      'lib/modules/load-order',
+    ])
       expect(names).toContain(n);
     const order = fs
       .readFileSync(path.join(tmp, 'initramfs/lib/modules/load-order'), 'utf8')

@@ -1,5 +1,5 @@
-// The guest's initramfs, built by corral itself: a static busybox, the two init stages, the gateway relay and
-// the few kernel modules the guest needs. Cached by kernel version and a hash of what goes in.
+// The guest's initramfs, built by corral itself: a static busybox, the init stages, the capability drop, the
+// gateway relay and the few kernel modules the guest needs. Cached by kernel version and a hash of what goes in.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,8 @@ import { CorralError } from '../../util/errors.ts';
 import { sourceHash } from '../../util/source-hash.ts';
 import type { CpioEntry } from './cpio.ts';
 import { cpioArchive } from './cpio.ts';
-import { STAGE1, STAGE2 } from './init-script.ts';
+import { dropcapsElf } from './dropcaps.ts';
+import { ENTER, STAGE1, STAGE2 } from './init-script.ts';
 import type { GuestKernel } from './kernel.ts';
 import { moduleLoadOrder } from './modules.ts';
 
@@ -79,6 +80,8 @@ export async function initramfsEntries(kernel: GuestKernel, busybox: string): Pr
     { kind: 'file', path: 'bin/busybox', data: readBusybox(busybox), mode: 0o755 },
     { kind: 'file', path: 'init', data: Buffer.from(STAGE1), mode: 0o755 },
     { kind: 'file', path: 'stage2', data: Buffer.from(STAGE2), mode: 0o644 },
+    { kind: 'file', path: 'enter', data: Buffer.from(ENTER), mode: 0o644 },
+    { kind: 'file', path: 'dropcaps', data: dropcapsElf(), mode: 0o755 },
     { kind: 'file', path: 'relay.mjs', data: await relayBundle(), mode: 0o644 },
     {
       kind: 'file',
@@ -106,7 +109,11 @@ export function initramfsKey(kernel: GuestKernel, busybox: string): string {
         stamp(kernel.vmlinuz),
         stamp(kernel.modulesDir),
         stamp(busybox),
-        sourceHash(REPO_ROOT, [`${HERE}/guest`], [`${HERE}/mux.ts`, `${HERE}/init-script.ts`]),
+        sourceHash(
+          REPO_ROOT,
+          [`${HERE}/guest`],
+          [`${HERE}/mux.ts`, `${HERE}/init-script.ts`, `${HERE}/dropcaps.ts`],
+        ),
       ].join('\0'),
     )
     .digest('hex')
