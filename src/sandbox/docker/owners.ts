@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { processStartTime } from '../../util/process-start.ts';
 
 const OwnerRecord = z.object({
   sandboxId: z.string(),
@@ -12,19 +13,8 @@ const OwnerRecord = z.object({
 });
 export type OwnerRecord = z.infer<typeof OwnerRecord>;
 
-/** The start time of a process (field 22 of /proc/PID/stat): with the pid, it names one process for good. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command name (field 2) may hold spaces and parentheses: count fields after its closing ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 export function ownerAlive(rec: OwnerRecord): boolean {
-  return processStart(rec.pid) === rec.start;
+  return processStartTime(rec.pid) === rec.start;
 }
 
 export function createOwnerRecords(runDir: string) {
@@ -38,7 +28,7 @@ export function createOwnerRecords(runDir: string) {
         sandboxId,
         container,
         pid: process.pid,
-        start: processStart(process.pid) ?? '',
+        start: processStartTime(process.pid) ?? '',
       };
       // written whole, then renamed: a reader never sees half a record
       const tmp = `${file(sandboxId)}.${process.pid}.tmp`;

@@ -2,18 +2,7 @@
 // corral's mounts alone, a second corral refuses a layer in use, and a reused pid is not taken for the owner.
 import fs from 'node:fs';
 import { CorralError } from '../../util/errors.ts';
-
-/** start time in clock ticks since boot (field 22 of /proc/PID/stat), or undefined when there is no such process */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command name (field 2) is in parentheses and may itself contain spaces and ')'
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
+import { processStartTime } from '../../util/process-start.ts';
 
 export interface OwnerRecord {
   pid: number;

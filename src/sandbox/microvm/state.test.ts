@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { processStartTime } from '../layer/owner.ts';
+import { processStartTime } from '../../util/process-start.ts';
 import { proc, reapVms, vmsDir, writeState } from './state.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-vmstate-'));

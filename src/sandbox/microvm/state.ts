@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { processStartTime } from '../layer/owner.ts';
+import { processStartTime } from '../../util/process-start.ts';
 
 const REAP_WAIT_MS = 5_000;
 /** A VM directory without its state file yet may be one a live corral is making right now. */
