@@ -79,13 +79,24 @@ export const ChatAddress = z
   .strict();
 export type ChatAddress = z.infer<typeof ChatAddress>;
 
-/** A file the agent sent for delivery: its content crosses the boundary, never a path. */
+/**
+ * A file the agent sent for delivery (send_file): its content crossed the boundary, never a path. The host
+ * stores it with the reply; the outbox puts the content in just before each delivery (src/host/daemon/outbox-files.ts).
+ */
 export const OutgoingFile = z
   .object({
+    /** its id in the store (GET /v1/messages/ID/files/FILE) */
+    id: z.string().optional(),
+    /** a safe base name (no path, no control characters) */
     name: z.string().min(1).max(255),
     /** base64 */
     content: z.string(),
     mime: z.string().optional(),
+    size: z.number().int().nonnegative().optional(),
+    /** hex sha256 of the content */
+    sha256: z.string().optional(),
+    /** a short text the agent gave to show with it */
+    caption: z.string().optional(),
   })
   .strict();
 export type OutgoingFile = z.infer<typeof OutgoingFile>;

@@ -4,7 +4,7 @@ import { loadConfig, resolveProvider } from '../config/config-file.ts';
 import type { HomePaths } from '../config/home.ts';
 import type { AgentConfig } from '../config/schema.ts';
 import type { ChatMessage } from '../protocol/transcript.ts';
-import type { InboundRow, OutboxInsert } from '../store/daemon-types.ts';
+import type { FileMeta, InboundRow, OutboxInsert } from '../store/daemon-types.ts';
 import type { Store } from '../store/types.ts';
 import { CorralError, errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -15,6 +15,7 @@ import { turnErrorToCorral } from './turn-errors.ts';
 import { timeLimits } from './limits.ts';
 import { DEFAULT_COMPACT_THRESHOLD, DEFAULT_CONTEXT_WINDOW, planContext } from './compaction.ts';
 import { findPrice } from '../gateway/cost.ts';
+import { createFileCollector } from './outgoing-files.ts';
 
 export interface TurnResult {
   messageId: string;
@@ -49,7 +50,8 @@ export interface TurnJob {
   onEvent?: (e: TurnEvent) => void;
   /** deliveries to make once the turn has ended (idempotency keys per message) */
   outbox?: {
-    reply: (text: string) => OutboxInsert[];
+    /** `files`: those the agent sent with the reply (send_file), stored with it */
+    reply: (text: string, files: FileMeta[]) => OutboxInsert[];
     failure: (error: string) => OutboxInsert[];
   };
   /** carries out the agent's requests (schedule_task, send_message); without it those tools are not offered */
@@ -63,7 +65,7 @@ export interface TurnJob {
 
 const BROKEN_SANDBOX = new Set(['sandbox_died', 'sandbox_unresponsive', 'limit_hit']);
 /** Tools the host carries out: offered only where something answers their requests (corral up). */
-const HOST_TOOLS: ReadonlySet<string> = new Set(['schedule_task', 'send_message']);
+const HOST_TOOLS: ReadonlySet<string> = new Set(['schedule_task', 'send_message', 'send_file']);
 
 /** The turn's signal: the caller's cancel, or the agent's per-turn time limit, whichever comes first. */
 function turnTimer(seconds: number, outer: AbortSignal | undefined) {
@@ -137,6 +139,8 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
       threshold: config.compaction?.threshold ?? DEFAULT_COMPACT_THRESHOLD,
     });
     deps.hooks.onRunStart(sandbox.id, run.id);
+    const files = createFileCollector();
+    const requests = job.requests;
     const outcome = await runTurn(
       sandbox.channel,
       {
@@ -164,7 +168,14 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
           job.onEvent?.(e);
         },
         signal: turnLimit.signal,
-        ...(job.requests ? { onRequest: job.requests } : {}),
+        ...(requests
+          ? {
+              onRequest: (r, attachment) =>
+                r.action === 'send_file'
+                  ? Promise.resolve(files.add(r, attachment))
+                  : requests(r, attachment),
+            }
+          : {}),
       },
     ).finally(() => {
       turnLimit.dispose();
@@ -187,6 +198,7 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
         agent: agent.name,
       });
     if (job.requeueOnCancel === true && outcome.stopReason === 'cancelled') return requeue(deps, job, run.id);
+    const sent = files.files();
     store.completeMessage({
       messageId: message.id,
       runId: run.id,
@@ -194,7 +206,8 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
       reply: outcome.text,
       stopReason: outcome.stopReason,
       cancelled: outcome.stopReason === 'cancelled',
-      outbox: job.outbox?.reply(outcome.text) ?? [],
+      outbox: job.outbox?.reply(outcome.text, sent.map(fileMeta)) ?? [],
+      files: sent,
     });
     store.appendAudit({
       actor: 'host',
@@ -231,6 +244,8 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
     throw err;
   }
 }
+
+const fileMeta = ({ content: _content, ...meta }: FileMeta & { content: Buffer }): FileMeta => meta;
 
 function requeue(deps: TurnExecDeps, job: TurnJob, runId: string): undefined {
   deps.store.finishRun(runId, {

@@ -3,6 +3,8 @@ import type { RuntimeFrame, TurnEndFrame, TurnErrorFrame, TurnFrame } from '../p
 import type { ControlChannel } from './control.ts';
 import { exitError } from './control.ts';
 import type { HostRequest } from '../protocol/requests.ts';
+import type { Attachment } from './outgoing-files.ts';
+import { createChunkAssembler } from './file-chunks.ts';
 import { CorralError, errorMessage } from '../util/errors.ts';
 
 export type TurnEvent = Extract<
@@ -15,7 +17,8 @@ export interface HostAnswer {
   output: string;
   isError: boolean;
 }
-export type RequestHandler = (request: HostRequest) => Promise<HostAnswer>;
+/** `attachment`: the bytes that came ahead of the request (send_file), already reassembled and capped. */
+export type RequestHandler = (request: HostRequest, attachment?: Attachment) => Promise<HostAnswer>;
 
 /** Grace for the runtime to stop after a cancel before the host stops waiting for it. */
 export const CANCEL_GRACE_MS = 5_000;
@@ -32,9 +35,13 @@ export function runTurn(
       opts.signal?.removeEventListener('abort', onAbort);
       if (graceTimer !== undefined) clearTimeout(graceTimer);
     };
+    const chunks = createChunkAssembler();
     const off = channel.onFrame((f) => {
       if (!('turnId' in f) || f.turnId !== frame.turnId) return;
       switch (f.type) {
+        case 'file_chunk':
+          chunks.add(f);
+          return;
         case 'text':
         case 'tool_call':
         case 'tool_result':
@@ -43,9 +50,10 @@ export function runTurn(
           opts.onEvent(f);
           return;
         case 'request': {
+          const attachment = chunks.take(f.requestId);
           const answer = opts.onRequest
             ? opts
-                .onRequest(f.request)
+                .onRequest(f.request, attachment)
                 .catch((err: unknown) => ({ output: errorMessage(err), isError: true }))
             : Promise.resolve({ output: 'the host takes no requests in this mode', isError: true });
           void answer.then((r) =>

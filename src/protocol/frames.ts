@@ -1,7 +1,7 @@
 // The control stream between host and runtime: newline-delimited JSON, each line one member of these unions,
 // validated on arrival on both sides. The runtime never receives a secret through this stream.
 import * as z from './zod-mini.ts';
-import { HostRequest } from './requests.ts';
+import { FILE_CHUNK_BYTES, HostRequest } from './requests.ts';
 import { ChatMessage, Usage } from './transcript.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -18,6 +18,7 @@ export const ToolName = z.enum([
   'web_fetch',
   'schedule_task',
   'send_message',
+  'send_file',
 ]);
 export type ToolName = z.infer<typeof ToolName>;
 
@@ -154,6 +155,18 @@ export const RequestFrame = z.object({
   requestId: z.string().check(z.minLength(1)),
   request: HostRequest,
 });
+/**
+ * A piece of a file the runtime attaches to the request with the same id (send_file): the chunks come in
+ * order before that request, so no frame exceeds MAX_FRAME_BYTES; the host caps and checks what it assembles.
+ */
+export const FileChunkFrame = z.object({
+  type: z.literal('file_chunk'),
+  turnId: z.string(),
+  requestId: z.string().check(z.minLength(1)),
+  seq: z.int().check(z.nonnegative()),
+  /** base64 of at most FILE_CHUNK_BYTES bytes */
+  data: z.base64().check(z.maxLength(Math.ceil(FILE_CHUNK_BYTES / 3) * 4)),
+});
 export const LogFrame = z.object({
   type: z.literal('log'),
   level: z.enum(['debug', 'info', 'warn', 'error']),
@@ -169,6 +182,7 @@ export const RuntimeFrame = z.discriminatedUnion('type', [
   TurnEndFrame,
   TurnErrorFrame,
   RequestFrame,
+  FileChunkFrame,
   LogFrame,
 ]);
 export type RuntimeFrame = z.infer<typeof RuntimeFrame>;
@@ -176,6 +190,7 @@ export type TurnEndFrame = z.infer<typeof TurnEndFrame>;
 export type TurnErrorFrame = z.infer<typeof TurnErrorFrame>;
 export type RequestFrame = z.infer<typeof RequestFrame>;
 export type RequestResultFrame = z.infer<typeof RequestResultFrame>;
+export type FileChunkFrame = z.infer<typeof FileChunkFrame>;
 
 /** Longest line either side accepts; a bigger frame is a protocol error, not a reason to buffer forever. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;

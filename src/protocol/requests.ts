@@ -1,5 +1,5 @@
-// What the runtime may ask the host to do for the agent (the schedule_task and send_message tools): sent as a
-// `request` frame, answered by a `request_result` frame after the host's policy decision.
+// What the runtime may ask the host to do for the agent (the schedule_task, send_message and send_file tools): sent
+// as a `request` frame, answered by a `request_result` frame after the host's decision.
 import * as z from './zod-mini.ts';
 
 export const MAX_REQUEST_TEXT = 20_000;
@@ -40,8 +40,36 @@ export const SendMessageInput = z.object({
 });
 export type SendMessageInput = z.infer<typeof SendMessageInput>;
 
+/** The biggest file send_file takes; the runtime refuses bigger ones, the host checks again. */
+export const MAX_SEND_FILE_BYTES = 20 * 1024 * 1024;
+/** Bytes per file_chunk frame: base64 of it stays far below MAX_FRAME_BYTES. */
+export const FILE_CHUNK_BYTES = 1024 * 1024;
+
+export const SendFileInput = z.object({
+  path: z
+    .string()
+    .check(z.minLength(1), z.maxLength(4096), z.describe('the file, relative to the workspace')),
+  caption: z.optional(
+    z.string().check(z.maxLength(1024), z.describe('a short text shown with the file (max 1024 characters)')),
+  ),
+});
+export type SendFileInput = z.infer<typeof SendFileInput>;
+
+/** What send_file asks of the host: the file's bytes come first, as file_chunk frames with the request's id. */
+export const SendFileRequest = z.object({
+  action: z.literal('send_file'),
+  /** the file's base name as the agent sees it; the host sanitises it again */
+  name: z.string().check(z.minLength(1), z.maxLength(1024)),
+  size: z.int().check(z.nonnegative()),
+  /** hex sha256 of the bytes, so the host knows the chunks arrived whole */
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+  caption: z.optional(z.string().check(z.maxLength(1024))),
+});
+export type SendFileRequest = z.infer<typeof SendFileRequest>;
+
 export const HostRequest = z.discriminatedUnion('action', [
   z.extend(ScheduleTaskInput, { action: z.literal('schedule_task') }),
   z.extend(SendMessageInput, { action: z.literal('send_message') }),
+  SendFileRequest,
 ]);
 export type HostRequest = z.infer<typeof HostRequest>;

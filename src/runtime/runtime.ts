@@ -10,6 +10,7 @@ import { runTurn } from './loop.ts';
 import { createModelClient, gatewayModelBaseURL, preloadProviders } from './providers/index.ts';
 import type { ModelBaseURL } from './providers/index.ts';
 import type { HostRequest } from '../protocol/requests.ts';
+import { FILE_CHUNK_BYTES } from '../protocol/requests.ts';
 import type { ToolResult } from './tools/types.ts';
 
 export interface RuntimeOptions {
@@ -61,7 +62,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // requests to the host awaiting its answer, by request id
   const pending = new Map<string, (r: ToolResult) => void>();
   let nextRequest = 0;
-  const askHost = (turnId: string, request: HostRequest, signal: AbortSignal): Promise<ToolResult> =>
+  const askHost = (
+    turnId: string,
+    request: HostRequest,
+    signal: AbortSignal,
+    attachment?: Buffer,
+  ): Promise<ToolResult> =>
     new Promise((resolve) => {
       const requestId = `r${++nextRequest}`;
       const settle = (r: ToolResult): void => {
@@ -73,6 +79,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       pending.set(requestId, settle);
+      // the bytes first, in order, in frames well under MAX_FRAME_BYTES; the request closes them
+      for (let at = 0, seq = 0; attachment !== undefined && at < attachment.length; at += FILE_CHUNK_BYTES)
+        emit({
+          type: 'file_chunk',
+          turnId,
+          requestId,
+          seq: seq++,
+          data: attachment.subarray(at, at + FILE_CHUNK_BYTES).toString('base64'),
+        });
       emit({ type: 'request', turnId, requestId, request });
     });
 
@@ -83,7 +98,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
     const controller = new AbortController();
     const client = createModelClient(turn.model, baseURL(turn.model, bridge.port));
-    const tools = { ...toolContext, host: (r: HostRequest, s: AbortSignal) => askHost(turn.turnId, r, s) };
+    const tools = {
+      ...toolContext,
+      host: (r: HostRequest, s: AbortSignal, a?: Buffer) => askHost(turn.turnId, r, s, a),
+    };
     const finished = runTurn(turn, { client, tools, emit, signal: controller.signal })
       .catch((err: unknown) => {
         const message = `runtime bug: ${err instanceof Error ? err.message : String(err)}`;

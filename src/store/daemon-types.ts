@@ -50,6 +50,21 @@ export interface OutboxInsert {
   payload: Record<string, unknown>;
 }
 
+/** A file an agent sent with a reply (send_file), stored with the message it answers until that is deleted. */
+export interface FileMeta {
+  id: string;
+  /** safe base name (src/host/outgoing-files.ts) */
+  name: string;
+  mime: string;
+  size: number;
+  /** hex sha256 of the content */
+  sha256: string;
+  caption: string | null;
+}
+export interface FileInsert extends FileMeta {
+  content: Buffer;
+}
+
 export type OutboxStatus = 'pending' | 'delivered' | 'failed';
 
 export interface OutboxRow extends OutboxInsert {
@@ -130,7 +145,13 @@ export interface QueueStore {
     stopReason: string;
     cancelled: boolean;
     outbox: OutboxInsert[];
+    /** files the agent sent with the reply; committed with it, so its deliveries can always read them */
+    files?: FileInsert[];
   }): MessageRow;
+  /** The files sent with the reply to inbound message `messageId`, in the order they were sent. */
+  listMessageFiles(messageId: string): FileMeta[];
+  /** One of those files with its content. */
+  getMessageFile(messageId: string, fileId: string): FileInsert | undefined;
   failMessage(f: { messageId: string; runId: string | null; error: string; outbox: OutboxInsert[] }): void;
   /**
    * After a crash: queued messages that were running go back to the queue, or fail with `reason` once they

@@ -267,6 +267,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD COLUMN sending_part INTEGER;
     `,
   },
+  {
+    // Files an agent sends with a reply (send_file): kept with the message they answer, in the same commit as the
+    // reply, so the outbox can deliver them after a crash; removed with the message.
+    id: 10,
+    name: '0010_message_files',
+    sql: `
+      CREATE TABLE message_files (
+        id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        sha256 TEXT NOT NULL,
+        caption TEXT,
+        content BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (message_id, seq)
+      );
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

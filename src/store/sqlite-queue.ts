@@ -14,6 +14,15 @@ const INBOUND = `SELECT m.id, s.agent, m.session_id, s.key AS session_key, m.kin
     m.error, m.attempts, m.queue_seq, m.reply_to, m.hops, m.reply_id, r.text AS reply, m.created_at, m.updated_at
   FROM messages m JOIN sessions s ON s.id = m.session_id LEFT JOIN messages r ON r.id = m.reply_id`;
 
+const FileMetaDb = z.object({
+  id: z.string(),
+  name: z.string(),
+  mime: z.string(),
+  size: z.number().int(),
+  sha256: z.string(),
+  caption: z.string().nullable(),
+});
+const FileDb = FileMetaDb.extend({ content: z.instanceof(Buffer) });
 const CompactionDb = z.object({ covers: z.number().int(), summary: z.string() });
 
 function statements(db: Database.Database) {
@@ -84,6 +93,16 @@ function statements(db: Database.Database) {
     retry: p(
       `UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ?
        WHERE key = ? AND status = 'pending'`,
+    ),
+    insertFile: p(
+      `INSERT INTO message_files (id, message_id, seq, name, mime, size, sha256, caption, content, created_at)
+       VALUES (@id, @messageId, @seq, @name, @mime, @size, @sha256, @caption, @content, @now)`,
+    ),
+    listFiles: p(
+      'SELECT id, name, mime, size, sha256, caption FROM message_files WHERE message_id = ? ORDER BY seq',
+    ),
+    getFile: p(
+      'SELECT id, name, mime, size, sha256, caption, content FROM message_files WHERE message_id = ? AND id = ?',
     ),
     getOutbox: p('SELECT * FROM outbox WHERE key = ?'),
     listOutbox: p('SELECT * FROM outbox WHERE message_id = ? ORDER BY rowid'),
@@ -164,6 +183,7 @@ export function createQueueStore(
     q.insertReply.run(reply.id, reply.sessionId, reply.text, at, at);
     q.done.run(reply.id, at, c.messageId);
     q.finishRun.run(c.cancelled ? 'cancelled' : 'done', c.stopReason, null, at, c.runId);
+    (c.files ?? []).forEach((f, seq) => q.insertFile.run({ ...f, messageId: c.messageId, seq, now: at }));
     addOutbox(c.outbox, at);
     return reply;
   });
@@ -252,5 +272,11 @@ export function createQueueStore(
       return row === undefined ? undefined : parseRow(OutboxDb, row, 'outbox');
     },
     listOutbox: (messageId) => q.listOutbox.all(messageId).map((r) => parseRow(OutboxDb, r, 'outbox')),
+    listMessageFiles: (messageId) =>
+      q.listFiles.all(messageId).map((r) => parseRow(FileMetaDb, r, 'message_files')),
+    getMessageFile(messageId, fileId) {
+      const row: unknown = q.getFile.get(messageId, fileId);
+      return row === undefined ? undefined : parseRow(FileDb, row, 'message_files');
+    },
   };
 }

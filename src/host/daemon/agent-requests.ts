@@ -35,6 +35,8 @@ export function createAgentRequests(deps: AgentMessageDeps & { clock: Clock; sch
           }
           case 'send_message':
             return { output: await sendAgentMessage(deps, agent, current, r), isError: false };
+          case 'send_file': // the turn keeps its files itself (src/host/turn-exec.ts); never sent here
+            return { output: 'send_file is not available in this turn', isError: true };
         }
       } catch (err) {
         // held for an approval: say which, so the agent can tell its user; the identical call passes once approved

@@ -8,6 +8,7 @@ import type { Store } from '../../store/types.ts';
 import type { Clock } from '../../util/clock.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { withFileContents } from './outbox-files.ts';
 
 export const OUTBOX_BATCH = 32;
 export const MAX_DELIVERY_ATTEMPTS = 10;
@@ -35,7 +36,7 @@ export function createOutbox(deps: {
     const channel = deps.channels[item.channel];
     try {
       if (channel === undefined) throw new PermanentDeliveryError(`no channel '${item.channel}'`);
-      await channel.deliver(item, abort.signal);
+      await channel.deliver(withFileContents(store, item), abort.signal);
       store.outboxDelivered(item.key);
       deps.onDelivered?.(item);
     } catch (err) {

@@ -1,7 +1,7 @@
 // One queued message's turn on a leased sandbox, as the router runs it: start it in the store, run it, publish
 // what happens, and commit its end (reply and deliveries) in one step. Never throws: the router goes on.
 import type { AgentConfig } from '../../config/schema.ts';
-import type { InboundRow, OutboxInsert } from '../../store/daemon-types.ts';
+import type { FileMeta, InboundRow, OutboxInsert } from '../../store/daemon-types.ts';
 import type { Store } from '../../store/types.ts';
 import type { Clock } from '../../util/clock.ts';
 import { errorMessage } from '../../util/errors.ts';
@@ -21,7 +21,10 @@ const TOOL_OUTPUT_PREVIEW = 4_000;
 export function deliveriesFor(
   m: InboundRow,
   body: { status: 'done'; reply: string } | { status: 'failed'; error: string },
+  files: FileMeta[] = [],
 ): OutboxInsert[] {
+  // files go by reference ({id, name, …}); the outbox reads their content from the store when it delivers
+  const withFiles = files.length === 0 ? {} : { files };
   if (m.replyTo === null) return [];
   switch (m.replyTo.channel) {
     case 'chat': {
@@ -39,7 +42,7 @@ export function deliveriesFor(
           messageId: m.id,
           channel: name,
           target: chat,
-          payload: { to, text, status: body.status },
+          payload: { to, text, status: body.status, ...withFiles },
         },
       ];
     }
@@ -52,7 +55,7 @@ export function deliveriesFor(
           messageId: m.id,
           channel: 'webhook',
           target: m.replyTo.url,
-          payload: { id: m.id, agent: m.agent, session: m.sessionKey, ...body },
+          payload: { id: m.id, agent: m.agent, session: m.sessionKey, ...body, ...withFiles },
         },
       ];
   }
@@ -126,7 +129,7 @@ export function createTurnRunner(deps: {
           else if (e.type === 'text') events.publish({ type: 'run.text', ...base, delta: e.delta });
         },
         outbox: {
-          reply: (text) => deliveriesFor(message, { status: 'done', reply: text }),
+          reply: (text, files) => deliveriesFor(message, { status: 'done', reply: text }, files),
           failure: (error) => deliveriesFor(message, { status: 'failed', error }),
         },
       });

@@ -8,6 +8,7 @@ import { editFileTool } from './edit-file.ts';
 import { scheduleTaskTool, sendMessageTool } from './host-tools.ts';
 import { listFilesTool } from './list-files.ts';
 import { readFileTool } from './read-file.ts';
+import { sendFileTool } from './send-file.ts';
 import type { Tool, ToolContext, ToolResult } from './types.ts';
 import { errorText, fail } from './types.ts';
 import { webFetchTool } from './web-fetch.ts';
@@ -28,6 +29,7 @@ const TOOLS: Record<ToolName, ToolEntry> = {
   web_fetch: entry(webFetchTool),
   schedule_task: entry(scheduleTaskTool),
   send_message: entry(sendMessageTool),
+  send_file: entry(sendFileTool),
 };
 
 function entry<S extends z.ZodMiniType>(tool: Tool<S>): ToolEntry {

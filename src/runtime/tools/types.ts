@@ -10,8 +10,11 @@ export interface ToolContext {
   env: Record<string, string | undefined>;
   /** Loopback port of the gateway bridge, for tools that speak HTTP themselves. */
   bridgePort: number;
-  /** Asks the host to act for the agent (over the control stream); absent where no host answers requests. */
-  host?: (request: HostRequest, signal: AbortSignal) => Promise<ToolResult>;
+  /**
+   * Asks the host to act for the agent (over the control stream); absent where no host answers requests.
+   * `attachment`: bytes sent ahead of the request (send_file), in chunks the host reassembles.
+   */
+  host?: (request: HostRequest, signal: AbortSignal, attachment?: Buffer) => Promise<ToolResult>;
 }
 
 export interface ToolResult {
