@@ -7,7 +7,12 @@ import type { HomePaths } from '../config/home.ts';
 import { ensureHostDir } from '../sandbox/layer/dirs.ts';
 import { holdLayer, lockFile } from '../sandbox/layer/owner.ts';
 import { dropLayer, ensureLayerIdle, removeTree } from '../sandbox/layer/reset.ts';
-import { createSnapshot, restoreSnapshot } from '../sandbox/layer/snapshot.ts';
+import {
+  createSnapshot,
+  restoreSnapshot,
+  SNAPSHOT_DISK,
+  snapshotDiskFile,
+} from '../sandbox/layer/snapshot.ts';
 import type { SandboxBackend } from '../sandbox/types.ts';
 import type { Store } from '../store/types.ts';
 import { CorralError } from '../util/errors.ts';
@@ -96,11 +101,12 @@ export async function snapshotAgentEnv(
   const release = holdLayer(volume.layerDir, '(snapshot)');
   try {
     const file = path.join(dir, `${name}.tar`);
-    const { bytes, sha256 } = await createSnapshot(volume.dir, file, onProgress);
+    const { bytes, sha256, disk } = await createSnapshot(volume.dir, file, onProgress);
     try {
       await backend?.snapshotLayer?.(agent.name, volume.layerDir, name);
     } catch (err) {
       fs.rmSync(file, { force: true });
+      fs.rmSync(snapshotDiskFile(file), { force: true });
       throw err;
     }
     const manifest: SnapshotManifest = {
@@ -110,7 +116,8 @@ export async function snapshotAgentEnv(
       created: new Date().toISOString(),
       bytes,
       sha256,
-      members: ['layer/upper', 'workspace'],
+      // a microvm agent's environment is its disk image, kept beside the tar
+      members: ['layer/upper', 'workspace', ...(disk ? [SNAPSHOT_DISK] : [])],
     };
     fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(manifest, null, 2) + '\n', {
       mode: 0o600,
@@ -150,9 +157,22 @@ export async function restoreAgentEnv(
   const release = holdLayer(volume.layerDir, '(restore)');
   try {
     const file = path.join(snapshotsDir(deps.home, agent.name), `${found.tag}.tar`);
-    await restoreSnapshot(volume.dir, file, found.sha256, (newLayer) => {
-      fs.copyFileSync(lockFile(volume.layerDir), lockFile(newLayer));
-    });
+    const disk = found.members.includes(SNAPSHOT_DISK) ? snapshotDiskFile(file) : undefined;
+    if (disk !== undefined && !fs.existsSync(disk)) {
+      throw new CorralError(
+        'snapshot_corrupt',
+        `${disk}, the environment of snapshot ${found.tag}, is missing`,
+      );
+    }
+    await restoreSnapshot(
+      volume.dir,
+      file,
+      found.sha256,
+      (newLayer) => {
+        fs.copyFileSync(lockFile(volume.layerDir), lockFile(newLayer));
+      },
+      disk,
+    );
     // after the swap: the marker that says "start from the snapshot" belongs in the restored layer directory
     await backend?.restoreLayer?.(agent.name, volume.layerDir, found.tag);
   } finally {

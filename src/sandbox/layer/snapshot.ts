@@ -1,15 +1,26 @@
 // Snapshots of an agent's environment and workspace: one tar of layer/upper and workspace, made and restored by
 // GNU tar, which never follows a link it archives (it stores the link) and never writes outside its target.
+// A microvm agent's environment is a disk image in its layer directory instead: copied beside the tar (sparse,
+// reflinked where the filesystem can), never opened by the host.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorralError } from '../../util/errors.ts';
+import { LAYER_DISK_FILE } from '../microvm/disks.ts';
+import { copyDiskImage } from './disk-copy.ts';
 import { ensureHostDir } from './dirs.ts';
 import { removeTree } from './reset.ts';
 
 /** What a snapshot holds, relative to the agent's data directory. */
 export const SNAPSHOT_MEMBERS = ['layer/upper', 'workspace'];
+/** The microvm backend's writable disk, when the layer has one: kept beside the tar, not in it. */
+export const SNAPSHOT_DISK = `layer/${LAYER_DISK_FILE}`;
+
+/** Where the disk of the snapshot whose tar is `tarFile` is kept. */
+export function snapshotDiskFile(tarFile: string): string {
+  return `${tarFile.replace(/\.tar$/, '')}.disk.ext4`;
+}
 const TOOL_ENV = { PATH: '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' };
 const PROGRESS_INTERVAL_MS = 500;
 
@@ -57,14 +68,15 @@ export function sha256File(file: string): Promise<string> {
 }
 
 /**
- * Archives `dataDir`'s layer/upper and workspace into `file` (written beside it, then renamed into place).
- * The caller holds the layer, so nothing changes underneath.
+ * Archives `dataDir`'s layer/upper and workspace into `file` (written beside it, then renamed into place), and
+ * copies the layer's disk image, if it has one, to snapshotDiskFile(file). The caller holds the layer, so
+ * nothing changes underneath. `disk`: whether there was one to copy.
  */
 export async function createSnapshot(
   dataDir: string,
   file: string,
   onProgress: (bytes: number) => void = () => undefined,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<{ bytes: number; sha256: string; disk: boolean }> {
   const members = SNAPSHOT_MEMBERS.filter((m) => fs.existsSync(path.join(dataDir, m)));
   const tmp = `${file}.partial`;
   try {
@@ -89,8 +101,14 @@ export async function createSnapshot(
     fs.chmodSync(tmp, 0o600);
     const sha256 = await sha256File(tmp);
     const bytes = fs.statSync(tmp).size;
+    const disk = path.join(dataDir, SNAPSHOT_DISK);
+    const hasDisk = fs.lstatSync(disk, { throwIfNoEntry: false }) !== undefined;
+    if (hasDisk) await copyDiskImage(disk, snapshotDiskFile(file), (b) => onProgress(bytes + b));
     fs.renameSync(tmp, file);
-    return { bytes, sha256 };
+    return { bytes, sha256, disk: hasDisk };
+  } catch (err) {
+    fs.rmSync(snapshotDiskFile(file), { force: true });
+    throw err;
   } finally {
     fs.rmSync(tmp, { force: true });
   }
@@ -137,6 +155,8 @@ export async function restoreSnapshot(
   file: string,
   expectedSha256: string,
   keepLock: (newLayerDir: string) => void,
+  /** the snapshot's disk image (snapshotDiskFile), put into the restored layer directory */
+  disk?: string,
 ): Promise<void> {
   if ((await sha256File(file)) !== expectedSha256) {
     throw new CorralError('snapshot_corrupt', `${file} does not match its manifest (sha256 differs)`);
@@ -163,6 +183,7 @@ export async function restoreSnapshot(
     if (!fs.existsSync(ws)) fs.mkdirSync(ws, { mode: 0o700 });
     if (!fs.lstatSync(ws).isDirectory())
       throw new CorralError('snapshot_invalid', `${file}: workspace is not a directory`);
+    if (disk !== undefined) await copyDiskImage(disk, path.join(stage, SNAPSHOT_DISK));
     keepLock(path.join(stage, 'layer'));
   } catch (err) {
     removeTree(stage);
