@@ -1,6 +1,7 @@
 // corral.yaml's price table: old files without it stay valid, new homes get defaults, bad keys are refused.
 import { describe, expect, it } from 'vitest';
-import { Price, PriceTable } from './prices.ts';
+import { findPrice } from '../gateway/cost.ts';
+import { Price, PriceTable, defaultPrices } from './prices.ts';
 import { AgentConfig, CorralConfig, defaultConfig } from './schema.ts';
 
 const OLD_FILE = {
@@ -16,6 +17,14 @@ describe('prices in corral.yaml', () => {
     const config = defaultConfig();
     expect(Object.keys(config.prices).length).toBeGreaterThan(5);
     expect(CorralConfig.parse(config)).toEqual(config);
+  });
+  it("gives well-known models their context window, so compaction starts near the model's own limit", () => {
+    const window = (provider: string, model: string) =>
+      findPrice(defaultPrices(), provider, model)?.contextWindow;
+    expect(window('anthropic', 'claude-sonnet-4-5-20250929')).toBe(200_000);
+    expect(window('anthropic', 'claude-haiku-4-5')).toBe(200_000);
+    expect(window('openai', 'gpt-4o-mini')).toBe(128_000);
+    expect(window('openai', 'gpt-5-mini')).toBe(400_000);
   });
   it('refuses keys with spaces or schemes and prices that are negative or have unknown fields', () => {
     expect(PriceTable.safeParse({ 'gpt 4': { input: 1, output: 1 } }).success).toBe(false);

@@ -39,13 +39,20 @@ export const PriceTable = z
   .describe('model prices in USD per million tokens; the most specific matching key wins');
 export type PriceTable = z.infer<typeof PriceTable>;
 
+// Anthropic's current models read 200k tokens at once; compaction starts near that, not at the 128k default.
 const anthropic = (input: number, output: number): Price => ({
   input,
   output,
   cacheRead: input / 10,
   cacheWrite: input * 1.25,
+  contextWindow: 200_000,
 });
-const openai = (input: number, output: number, cacheRead: number): Price => ({ input, output, cacheRead });
+const openai = (input: number, output: number, cacheRead: number, contextWindow: number): Price => ({
+  input,
+  output,
+  cacheRead,
+  contextWindow,
+});
 
 /** List prices when this table was written; check your provider's page before relying on them. */
 export function defaultPrices(): PriceTable {
@@ -56,15 +63,15 @@ export function defaultPrices(): PriceTable {
     'claude-3-7-sonnet*': anthropic(3, 15),
     'claude-haiku-4-5*': anthropic(1, 5),
     'claude-3-5-haiku*': anthropic(0.8, 4),
-    'gpt-5*': openai(1.25, 10, 0.125),
-    'gpt-5-mini*': openai(0.25, 2, 0.025),
-    'gpt-5-nano*': openai(0.05, 0.4, 0.005),
-    'gpt-4.1*': openai(2, 8, 0.5),
-    'gpt-4.1-mini*': openai(0.4, 1.6, 0.1),
-    'gpt-4.1-nano*': openai(0.1, 0.4, 0.025),
-    'gpt-4o*': openai(2.5, 10, 1.25),
-    'gpt-4o-mini*': openai(0.15, 0.6, 0.075),
-    'o3*': openai(2, 8, 0.5),
-    'o4-mini*': openai(1.1, 4.4, 0.275),
+    'gpt-5*': openai(1.25, 10, 0.125, 400_000),
+    'gpt-5-mini*': openai(0.25, 2, 0.025, 400_000),
+    'gpt-5-nano*': openai(0.05, 0.4, 0.005, 400_000),
+    'gpt-4.1*': openai(2, 8, 0.5, 1_047_576),
+    'gpt-4.1-mini*': openai(0.4, 1.6, 0.1, 1_047_576),
+    'gpt-4.1-nano*': openai(0.1, 0.4, 0.025, 1_047_576),
+    'gpt-4o*': openai(2.5, 10, 1.25, 128_000),
+    'gpt-4o-mini*': openai(0.15, 0.6, 0.075, 128_000),
+    'o3*': openai(2, 8, 0.5, 200_000),
+    'o4-mini*': openai(1.1, 4.4, 0.275, 200_000),
   };
 }
