@@ -39,6 +39,15 @@ export const TelegramChannel = z
       .strict()
       .optional()
       .describe('hash of the one-time pairing code, until a chat uses it'),
+    webhook: z
+      .object({
+        url: HttpUrl.refine((u) => u.startsWith('https://'), 'Telegram posts only to https:// URLs').describe(
+          'the public URL Telegram POSTs updates to; route it to /v1/channels/telegram/NAME on corral up',
+        ),
+      })
+      .strict()
+      .optional()
+      .describe('webhook mode (its secret is sealed in the store); absent: long polling'),
   })
   .strict();
 
@@ -69,7 +78,7 @@ export type ChannelsFile = z.infer<typeof ChannelsFile>;
 
 /** The store's name for a channel's credential (a bot token, a signing key): not a valid SecretName, so no
  * agent can ever be granted it. */
-export const channelSecretName = (channel: string, part: 'token' | 'app' = 'token'): string =>
+export const channelSecretName = (channel: string, part: 'token' | 'app' | 'webhook' = 'token'): string =>
   part === 'token' ? `channel:${channel}` : `channel:${channel}:${part}`;
 
 export const channelsFile = (home: HomePaths): string => path.join(home.root, 'channels.yaml');

@@ -57,9 +57,14 @@ export interface ApiDeps {
   extraRoutes?: Route[];
   /** the dashboard (src/web/dashboard): its own cookie login, mounted on `/` and `/ui/…` */
   dashboard?: DashboardHandler;
-  /** POST /v1/channels/webhook/NAME, authenticated by the channel's HMAC signature instead of the token;
-   * resolves false when no webhook channel has that name */
-  channelWebhook?: (name: string, req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** POST /v1/channels/KIND/NAME (webhook, telegram), authenticated by the channel's own signature or secret
+   * instead of the token; resolves false when no such channel runs */
+  channelWebhook?: (
+    kind: 'webhook' | 'telegram',
+    name: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ) => Promise<boolean>;
   maxBodyBytes?: number;
 }
 
@@ -181,8 +186,13 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const page = new URL(req.url ?? '/', 'http://corral.invalid');
     if (deps.dashboard !== undefined && isDashboardPath(page.pathname)) return deps.dashboard(req, res, page);
-    const hook = /^\/v1\/channels\/webhook\/([a-z][a-z0-9-]{0,31})$/.exec(page.pathname);
-    if (hook?.[1] !== undefined && deps.channelWebhook && (await deps.channelWebhook(hook[1], req, res)))
+    const hook = /^\/v1\/channels\/(webhook|telegram)\/([a-z][a-z0-9-]{0,31})$/.exec(page.pathname);
+    const kind = hook?.[1] === 'telegram' ? 'telegram' : 'webhook';
+    if (
+      hook?.[2] !== undefined &&
+      deps.channelWebhook &&
+      (await deps.channelWebhook(kind, hook[2], req, res))
+    )
       return;
     authenticateRequest(req, { apiToken: deps.token, ...(deps.policy ? { policy: deps.policy } : {}) });
     const url = new URL(req.url ?? '/', 'http://corral.invalid');

@@ -1,6 +1,8 @@
-// The Telegram channel through grammY's Api client: long polling (getUpdates with offset and timeout), an update
-// confirmed only after the host committed it, pairing by /pair CODE, replies split at 4096 characters, files as
-// documents, "typing…" while a turn runs. Errors never escape start(): they show in status() and are retried.
+// The Telegram channel through grammY's Api client: long polling (getUpdates with offset and timeout) or a webhook
+// (setWebhook with a secret token, updates POSTed to corral up), an update confirmed only after the host committed
+// it, pairing by /pair CODE, replies split at 4096 characters, files as documents, "typing…" while a turn runs.
+// Errors never escape start(): they show in status() and are retried.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AbortController as ShimAbortController } from 'abort-controller';
 import { Api, GrammyError, HttpError, InputFile } from 'grammy';
 import type { OutboxRow } from '../../store/daemon-types.ts';
@@ -11,6 +13,7 @@ import type { ChannelAdapter, ChannelSink, ChatAddress, InboundMessage } from '.
 import { parseChatDelivery, PermanentDeliveryError, reconnectDelayMs, splitText } from '../types.ts';
 import type { BotIdentity } from './updates.ts';
 import { parseUpdate } from './updates.ts';
+import { answer, readWebhookUpdate } from './webhook.ts';
 
 export const TELEGRAM_TEXT_LIMIT = 4096;
 export const POLL_TIMEOUT_SECONDS = 30;
@@ -41,11 +44,24 @@ export interface TelegramOptions {
   /** delay before reconnect number `failures` (tests shorten it) */
   backoff?: (failures: number) => number;
   now?: () => Date;
+  /** webhook mode: Telegram POSTs updates to `url` with `secret` in its header; absent: long polling */
+  webhook?: { url: string; secret: string };
 }
+
+export interface TelegramChannel extends ChannelAdapter {
+  bot(): BotIdentity | undefined;
+  /** webhook mode: POST /v1/channels/telegram/NAME; answers once the update is committed (or refused) */
+  handleWebhook(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Tells Telegram to stop posting to the webhook (the channel was removed); best effort. */
+  deleteWebhook(): Promise<void>;
+}
+
+/** How long a stopping poller may take to confirm the updates it handled, so a restart does not see them again. */
+const CONFIRM_ON_STOP_MS = 5_000;
 
 const TOKEN_FIX =
   'the bot token was rejected (revoked?): get a new one from @BotFather, then run ' +
-  '`corral channel add telegram NAME --replace` and restart corral up';
+  '`corral channel add telegram NAME --replace` (a running corral up restarts the channel)';
 
 /**
  * grammY types its signals with the abort-controller shim it depends on: one shim signal per native signal
@@ -72,9 +88,7 @@ function retryAfterMs(err: unknown): number | undefined {
 const tokenRejected = (err: unknown): boolean =>
   err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404);
 
-export function createTelegramChannel(
-  opts: TelegramOptions,
-): ChannelAdapter & { bot(): BotIdentity | undefined } {
+export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
   const { name, log } = opts;
   const api = new Api(opts.token, opts.apiRoot === undefined ? {} : { apiRoot: opts.apiRoot });
   const status = createStatus(name, 'telegram', opts.now);
@@ -84,6 +98,8 @@ export function createTelegramChannel(
   const progress = new Map<string, number>();
   const lastNotice = new Map<string, number>();
   let bot: BotIdentity | undefined;
+  /** webhook mode, while the webhook is set: where updates go */
+  let live: { sink: ChannelSink; signal: AbortSignal; me: BotIdentity } | undefined;
 
   /** One API call, waiting out short 429s (retry_after) and trying again. */
   async function call<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
@@ -105,7 +121,7 @@ export function createTelegramChannel(
     }
   }
 
-  async function notify(m: InboundMessage, text: string, signal: AbortSignal): Promise<void> {
+  async function notifyNow(m: InboundMessage, text: string, signal: AbortSignal): Promise<void> {
     const now = Date.now();
     if (now - (lastNotice.get(m.chat) ?? 0) < NOTICE_INTERVAL_MS) return;
     lastNotice.set(m.chat, now);
@@ -132,7 +148,15 @@ export function createTelegramChannel(
     me: BotIdentity,
     sink: ChannelSink,
     signal: AbortSignal,
+    /** webhook mode: notices go out after the answer, so Telegram is never kept waiting on a sendMessage */
+    background = false,
   ): Promise<void> {
+    const notify = background
+      ? (m: InboundMessage, text: string, s: AbortSignal): Promise<void> => (
+          void notifyNow(m, text, s),
+          Promise.resolve()
+        )
+      : notifyNow;
     const u = parseUpdate(raw, name, me);
     switch (u.kind) {
       case 'malformed':
@@ -166,21 +190,69 @@ export function createTelegramChannel(
     }
   }
 
-  async function poll(sink: ChannelSink, signal: AbortSignal): Promise<void> {
-    let offset = 0;
+  /** Reports a failed call to the Bot API and says how long to wait before the next try. */
+  function failed(err: unknown, failures: number, what: string): number {
+    const wait = retryAfterMs(err) ?? backoff(failures);
+    if (tokenRejected(err)) {
+      bot = undefined;
+      status.set('failed', { detail: 'token rejected by Telegram (401)', fix: TOKEN_FIX });
+      log.error('telegram token rejected', { channel: name });
+    } else {
+      const detail = err instanceof HttpError ? 'cannot reach the Telegram Bot API' : errorMessage(err);
+      status.set('retrying', { detail });
+      log.warn(`telegram ${what} failed; retrying`, { channel: name, err: errorMessage(err), ms: wait });
+    }
+    return wait;
+  }
+
+  async function identify(signal: AbortSignal): Promise<BotIdentity> {
+    if (bot === undefined) {
+      const u = await api.getMe(grammySignal(signal));
+      bot = { id: u.id, username: u.username };
+    }
+    return bot;
+  }
+
+  /** Webhook mode: (re)sets the webhook, then takes updates through handleWebhook until `signal` aborts. */
+  async function listen(sink: ChannelSink, signal: AbortSignal, hook: { url: string; secret: string }) {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        if (bot === undefined) {
-          const u = await api.getMe(grammySignal(signal));
-          bot = { id: u.id, username: u.username };
-          status.set('connected');
-        }
-        const me: BotIdentity = bot;
-        const updates = await api.getUpdates(
-          { offset, timeout: pollTimeout, allowed_updates: ['message'] },
+        const me = await identify(signal);
+        await api.setWebhook(
+          hook.url,
+          { secret_token: hook.secret, allowed_updates: ['message'] },
           grammySignal(signal),
         );
+        log.info('telegram webhook set', { channel: name, bot: me.username, url: hook.url });
+        live = { sink, signal, me };
+        status.set('connected', { detail: 'webhook' });
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
+      } catch (err) {
+        if (signal.aborted) break;
+        await sleep(failed(err, ++failures, 'setWebhook'), signal);
+      }
+    }
+    live = undefined;
+  }
+
+  async function poll(sink: ChannelSink, signal: AbortSignal): Promise<void> {
+    let offset = 0;
+    let confirmed = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const fresh = bot === undefined;
+        const me = await identify(signal);
+        if (fresh) status.set('connected');
+        const asked = offset;
+        const updates = await api.getUpdates(
+          { offset: asked, timeout: pollTimeout, allowed_updates: ['message'] },
+          grammySignal(signal),
+        );
+        confirmed = asked;
         if (failures > 0 || status.get().state !== 'connected')
           log.info('telegram connected', { channel: name, bot: me.username });
         failures = 0;
@@ -191,19 +263,30 @@ export function createTelegramChannel(
         }
       } catch (err) {
         if (signal.aborted) break;
-        failures++;
-        const wait = retryAfterMs(err) ?? backoff(failures);
-        if (tokenRejected(err)) {
-          bot = undefined;
-          status.set('failed', { detail: 'token rejected by Telegram (401)', fix: TOKEN_FIX });
-          log.error('telegram token rejected', { channel: name });
-        } else {
-          const detail = err instanceof HttpError ? 'cannot reach the Telegram Bot API' : errorMessage(err);
-          status.set('retrying', { detail });
-          log.warn('telegram poll failed; retrying', { channel: name, err: errorMessage(err), ms: wait });
+        if (err instanceof GrammyError && err.error_code === 409 && /webhook/i.test(err.description)) {
+          // switched back from webhook mode: Telegram serves getUpdates only once the webhook is gone
+          log.info('telegram webhook still set; deleting it to poll', { channel: name });
+          await api.deleteWebhook({}, grammySignal(signal)).catch(() => undefined);
         }
-        await sleep(wait, signal);
+        await sleep(failed(err, ++failures, 'poll'), signal);
       }
+    }
+    if (offset > confirmed) await confirm(offset);
+  }
+
+  /** Confirms updates before `offset` (handled, but not yet confirmed by a next poll) while stopping. */
+  async function confirm(offset: number): Promise<void> {
+    const t = new AbortController();
+    const timer = setTimeout(() => t.abort(), CONFIRM_ON_STOP_MS);
+    try {
+      await api.getUpdates({ offset, limit: 1, timeout: 0 }, grammySignal(t.signal));
+    } catch (err) {
+      log.warn('telegram updates not confirmed on stop; they may come again', {
+        channel: name,
+        err: errorMessage(err),
+      });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -213,8 +296,40 @@ export function createTelegramChannel(
     bot: () => bot,
     status: () => status.get(),
     async start(sink, signal) {
-      await poll(sink, signal);
+      if (opts.webhook === undefined) await poll(sink, signal);
+      else await listen(sink, signal, opts.webhook);
       status.set('stopped');
+    },
+    async handleWebhook(req, res) {
+      const hook = opts.webhook;
+      if (hook === undefined) return answer(res, 404, { error: 'this channel polls; it has no webhook' });
+      const r = await readWebhookUpdate(req, hook.secret);
+      if (!r.ok) {
+        log.warn('telegram webhook request refused', { channel: name, status: r.status, reason: r.error });
+        return answer(res, r.status, { error: r.error });
+      }
+      const at = live;
+      if (at === undefined) return answer(res, 503, { error: 'the channel is not running; retry' });
+      try {
+        await handle(r.update, at.me, at.sink, at.signal, true);
+        answer(res, 200);
+      } catch (err) {
+        // the host cannot take it now (it is stopping): Telegram offers it again
+        log.warn('telegram update not taken', { channel: name, err: errorMessage(err) });
+        answer(res, 503, { error: 'not taken now; retry' });
+      }
+    },
+    async deleteWebhook() {
+      const t = new AbortController();
+      const timer = setTimeout(() => t.abort(), CONFIRM_ON_STOP_MS);
+      try {
+        await api.deleteWebhook({}, grammySignal(t.signal));
+        log.info('telegram webhook deleted', { channel: name });
+      } catch (err) {
+        log.warn('telegram webhook not deleted', { channel: name, err: errorMessage(err) });
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async deliver(item: OutboxRow, signal: AbortSignal) {
       const d = parseChatDelivery(item);

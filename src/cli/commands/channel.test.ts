@@ -70,4 +70,23 @@ describe('corral channel', () => {
     expect(r.out).toMatch(/signing key .*: [0-9a-f]{64}/);
     expect(corral(['channel', 'add', 'webhook', 'api']).err).toMatch(/reserved/);
   });
+
+  it('adds a telegram channel in webhook mode with a secret kept in the store, and removes it', () => {
+    const url = 'https://bot.example.com/v1/channels/telegram/hooked';
+    // the Bot API root is a closed loopback port: rm's deleteWebhook must fail politely, and go nowhere else
+    const add = (extra: string[]) =>
+      corral(['channel', 'add', 'telegram', 'hooked', '--api-root', 'http://127.0.0.1:9', ...extra], TOKEN);
+    expect(add(['--webhook-url', 'http://bot.example.com/x']).err).toMatch(/only to https/);
+    const r = add(['--webhook-url', url]);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/corral up starts it when it starts/);
+    expect(r.err).toContain('/v1/channels/telegram/hooked');
+    const yaml = fs.readFileSync(path.join(home, 'channels.yaml'), 'utf8');
+    expect(yaml).toContain(url);
+    expect(yaml).not.toMatch(/secret/i);
+    const rm = corral(['channel', 'rm', 'hooked']);
+    expect(rm.code).toBe(0);
+    expect(rm.err).toMatch(/webhook was not deleted/);
+    expect(rm.err).not.toContain(TOKEN);
+  });
 });

@@ -13,6 +13,8 @@ import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
 import { readChannelStatus } from './channel-status.ts';
 import { parseSlackTokens } from '../../channels/slack/tokens.ts';
+import { newWebhookSecret } from '../../channels/telegram/webhook.ts';
+import { forgetTelegramWebhook } from './channel-webhook.ts';
 
 const MAX_TOKEN_BYTES = 4096;
 const PAIRING_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
@@ -80,7 +82,14 @@ interface AddOptions {
   replace?: boolean;
   apiRoot?: string;
   url?: string;
+  webhookUrl?: string;
 }
+
+/** What happens next: a running host follows channels.yaml, otherwise the next `corral up` reads it. */
+const takesEffect = (ctx: CliContext, what: string): string =>
+  readDaemonInfo(ctx.home) === undefined
+    ? `; corral up ${what} when it starts`
+    : `; the running corral up ${what} now (no restart)`;
 
 export function registerChannel(program: Command, ctx: CliContext): void {
   const channel = program
@@ -95,6 +104,10 @@ export function registerChannel(program: Command, ctx: CliContext): void {
       'telegram: the Bot API root (default https://api.telegram.org); slack: Web API root',
     )
     .option('--url <url>', 'webhook: where replies are POSTed (signed)')
+    .option(
+      '--webhook-url <url>',
+      'telegram: webhook mode, Telegram POSTs updates to this https URL (route it to /v1/channels/telegram/NAME); default: long polling',
+    )
     .action(async (kind: string, rawName: string, opts: AddOptions) => {
       const name = checkName(rawName);
       const file = loadChannels(ctx.home);
@@ -112,6 +125,18 @@ export function registerChannel(program: Command, ctx: CliContext): void {
           `corral channel rm ${name} first`,
         );
       const apiRoot = httpUrl(opts.apiRoot, '--api-root');
+      const webhookUrl = httpUrl(opts.webhookUrl, '--webhook-url');
+      if (webhookUrl !== undefined && (kind !== 'telegram' || !webhookUrl.startsWith('https://')))
+        throw new CorralError(
+          'invalid_argument',
+          kind === 'telegram'
+            ? 'Telegram posts only to https:// URLs'
+            : '--webhook-url is for telegram channels',
+          kind === 'telegram'
+            ? 'put an https reverse proxy in front of corral up'
+            : 'use --url for a webhook channel',
+        );
+      const drop: string[] = [];
       const secrets: [string, string][] = [];
       let config: ChannelConfig;
       let pairing: string | undefined;
@@ -126,11 +151,16 @@ export function registerChannel(program: Command, ctx: CliContext): void {
               'copy it from @BotFather and pipe it in: corral channel add telegram NAME < token.txt',
             );
           secrets.push([channelSecretName(name), token]);
+          // a fresh secret each time: Telegram gets it with setWebhook when the channel (re)starts
+          if (webhookUrl !== undefined)
+            secrets.push([channelSecretName(name, 'webhook'), newWebhookSecret()]);
+          else drop.push(channelSecretName(name, 'webhook'));
           const owner = existing?.kind === 'telegram' ? existing.owner : undefined;
           if (owner === undefined) pairing = pairingCode();
           config = {
             kind: 'telegram',
             ...(apiRoot === undefined ? {} : { apiRoot }),
+            ...(webhookUrl === undefined ? {} : { webhook: { url: webhookUrl } }),
             ...(owner === undefined ? {} : { owner }),
             ...(pairing === undefined
               ? {}
@@ -169,6 +199,7 @@ export function registerChannel(program: Command, ctx: CliContext): void {
       const store = openStore(ctx.home);
       try {
         for (const [secret, value] of secrets) store.putSecret(secret, value);
+        for (const secret of drop) store.deleteSecret(secret);
         file.channels[name] = config;
         saveChannels(ctx.home, file);
         store.appendAudit({
@@ -180,7 +211,13 @@ export function registerChannel(program: Command, ctx: CliContext): void {
       } finally {
         store.close();
       }
-      ctx.err(`channel ${name} (${kind}) ${existing ? 'updated' : 'added'}; restart corral up to use it\n`);
+      ctx.err(
+        `channel ${name} (${kind}) ${existing ? 'updated' : 'added'}${takesEffect(ctx, existing ? 'restarts it' : 'starts it')}\n`,
+      );
+      if (webhookUrl !== undefined)
+        ctx.err(
+          `webhook mode: Telegram POSTs to ${webhookUrl}; route it to POST /v1/channels/telegram/${name} on corral up (see docs/channels.md)\n`,
+        );
       if (pairing !== undefined)
         ctx.out(
           `pairing code: ${pairing}\nsend "/pair ${pairing}" to the bot from the chat that owns it (one use)\n`,
@@ -234,17 +271,29 @@ export function registerChannel(program: Command, ctx: CliContext): void {
   channel
     .command('rm <name>')
     .description('remove a channel and its token')
-    .action((rawName: string) => {
+    .action(async (rawName: string) => {
       const name = checkName(rawName);
       const file = loadChannels(ctx.home);
-      if (file.channels[name] === undefined)
+      const removed = file.channels[name];
+      if (removed === undefined)
         throw new CorralError('channel_unknown', `no channel named ${name}`, 'corral channel list');
+      const hostRunning = readDaemonInfo(ctx.home) !== undefined;
       delete file.channels[name];
       saveChannels(ctx.home, file);
       const store = openStore(ctx.home);
       try {
+        // a running host deletes a Telegram webhook itself when it sees the channel go; otherwise we do
+        const token = store.readSecret(channelSecretName(name));
+        if (
+          removed.kind === 'telegram' &&
+          removed.webhook !== undefined &&
+          !hostRunning &&
+          token !== undefined
+        )
+          await forgetTelegramWebhook(ctx, token, removed.apiRoot);
         store.deleteSecret(channelSecretName(name));
         store.deleteSecret(channelSecretName(name, 'app'));
+        store.deleteSecret(channelSecretName(name, 'webhook'));
         store.appendAudit({ actor: 'operator', action: 'channel.rm', subject: name });
       } finally {
         store.close();
@@ -256,7 +305,7 @@ export function registerChannel(program: Command, ctx: CliContext): void {
           return false;
         }
       });
-      ctx.err(`channel ${name} removed; restart corral up\n`);
+      ctx.err(`channel ${name} removed${hostRunning ? '; the running corral up stops it now' : ''}\n`);
       if (still.length > 0)
         ctx.err(
           `note: still bound: ${still.map((a) => `corral agent set ${a} --unbind ${name}`).join('; ')}\n`,

@@ -14,7 +14,14 @@ export function channelChecks(ctx: CliContext): Check[] {
   try {
     channels = loadChannels(ctx.home).channels;
   } catch (err) {
-    return [{ name: 'channels', ok: false, detail: errorMessage(err), fix: 'fix channels.yaml' }];
+    return [
+      {
+        name: 'channels',
+        ok: false,
+        detail: errorMessage(err),
+        fix: 'fix channels.yaml (a running corral up keeps its channels meanwhile and picks up the fixed file)',
+      },
+    ];
   }
   const live =
     readDaemonInfo(ctx.home) === undefined ? undefined : readChannelStatus(channelStatusFile(ctx.home));

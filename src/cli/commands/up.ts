@@ -89,7 +89,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
               authenticate: (given) =>
                 authenticate(`Bearer ${given}`, { apiToken: token, policy: daemon.gov.policy }),
             }),
-            channelWebhook: (name, req, res) => daemon.channels.handleWebhook(name, req, res),
+            channelWebhook: (kind, name, req, res) => daemon.channels.handleWebhook(kind, name, req, res),
             health: () => ({
               status: daemon.draining() ? 'draining' : 'ok',
               agents: daemon.catalog.names().length,

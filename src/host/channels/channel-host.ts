@@ -1,21 +1,23 @@
 // The host's channels: one adapter per channel in channels.yaml (its token unsealed from the store), started with
 // the intake as their sink, registered with the outbox for replies, "typing…" while a turn for their chat runs,
 // pairing written back to channels.yaml, and their status written to run/channels.json for `corral doctor`.
+// channels.yaml is followed while the host runs (channels-watch.ts): added channels start, removed ones stop,
+// changed ones restart, the others keep running; an invalid file changes nothing.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createSlackChannel } from '../../channels/slack/adapter.ts';
-import { createTelegramChannel } from '../../channels/telegram/telegram.ts';
-import type { ChannelAdapter, ChannelSink, ChannelStatus, OutboxChannel } from '../../channels/types.ts';
-import { createWebhookAdapter } from '../../channels/webhook-channel.ts';
+import type { ChannelSink, ChannelStatus, OutboxChannel } from '../../channels/types.ts';
 import type { ChannelConfig } from '../../config/channels.ts';
-import { channelSecretName, loadChannels, saveChannels } from '../../config/channels.ts';
+import { loadChannels, saveChannels } from '../../config/channels.ts';
 import type { HomePaths } from '../../config/home.ts';
 import type { Store } from '../../store/types.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
 import type { EventBus } from '../daemon/events.ts';
+import type { BuiltChannel, ChannelRoute } from './adapters.ts';
+import { buildChannel, channelFingerprint } from './adapters.ts';
+import { watchChannelsFile } from './channels-watch.ts';
 
 /** Telegram shows "typing…" for about 5 s per call. */
 const TYPING_EVERY_MS = 4_500;
@@ -25,19 +27,24 @@ export const channelStatusFile = (home: HomePaths): string => path.join(home.run
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-type WebhookAdapter = ReturnType<typeof createWebhookAdapter>;
+/** A channel the host runs: its adapter, and how to stop it (resolves once it finished what was under way). */
+interface Running extends BuiltChannel {
+  stop(): Promise<void>;
+}
 
-export function createChannelHost(deps: { home: HomePaths; store: Store; log: Logger }) {
+export function createChannelHost(deps: { home: HomePaths; store: Store; log: Logger; debounceMs?: number }) {
   const { home, store } = deps;
   const log = deps.log.child({ part: 'channels' });
-  const adapters = new Map<string, ChannelAdapter>();
-  const webhooks = new Map<string, WebhookAdapter>();
-  const broken: ChannelStatus[] = [];
+  const running = new Map<string, Running>();
+  const broken = new Map<string, ChannelStatus>();
+  /** why channels.yaml was last refused; the channels keep their last good settings meanwhile */
+  let invalid: string | undefined;
   let configs: Record<string, ChannelConfig> = {};
   try {
     configs = loadChannels(home).channels;
   } catch (err) {
-    log.error('channels.yaml is invalid; no channels run', { err: errorMessage(err) });
+    invalid = errorMessage(err);
+    log.error('channels.yaml is invalid; no channels run', { err: invalid });
   }
 
   const pairing = (name: string) => ({
@@ -66,74 +73,112 @@ export function createChannelHost(deps: { home: HomePaths; store: Store; log: Lo
     },
   });
 
-  for (const [name, cfg] of Object.entries(configs)) {
-    const token = store.readSecret(channelSecretName(name));
-    const missing = (what: string): void =>
-      void broken.push({
-        name,
-        kind: cfg.kind,
-        state: 'failed',
-        since: new Date().toISOString(),
-        detail: `no ${what} stored`,
-        fix: `corral channel add ${cfg.kind} ${name} --replace`,
-      });
-    if (token === undefined) {
-      missing('token');
-      continue;
-    }
-    const clog = log.child({ channel: name });
-    switch (cfg.kind) {
-      case 'telegram':
-        adapters.set(
-          name,
-          createTelegramChannel({
-            name,
-            token,
-            log: clog,
-            pairing: pairing(name),
-            ...(cfg.apiRoot === undefined ? {} : { apiRoot: cfg.apiRoot }),
-          }),
-        );
-        break;
-      case 'webhook': {
-        const w = createWebhookAdapter({
-          name,
-          secret: token,
-          log: clog,
-          ...(cfg.url === undefined ? {} : { url: cfg.url }),
-        });
-        webhooks.set(name, w);
-        adapters.set(name, w);
-        break;
-      }
-      case 'slack': {
-        const appToken = store.readSecret(channelSecretName(name, 'app'));
-        if (appToken === undefined) {
-          missing('app token');
-          break;
-        }
-        adapters.set(
-          name,
-          createSlackChannel({
-            name,
-            botToken: token,
-            appToken,
-            log: clog,
-            ...(cfg.apiUrl === undefined ? {} : { apiUrl: cfg.apiUrl }),
-          }),
-        );
-        break;
-      }
-    }
+  const abort = new AbortController();
+  const cleanups: (() => void)[] = [];
+  let sink: ChannelSink | undefined;
+  /** reloads one after another, so a restart never overlaps the next change */
+  let applying: Promise<void> = Promise.resolve();
+
+  function launch(name: string, built: BuiltChannel, to: ChannelSink): Running {
+    const own = new AbortController();
+    const onHostStop = (): void => own.abort();
+    if (abort.signal.aborted) own.abort();
+    else abort.signal.addEventListener('abort', onHostStop, { once: true });
+    const done = built.adapter
+      .start(to, own.signal)
+      .catch((err: unknown) =>
+        log.error('channel stopped on an error', { channel: name, err: errorMessage(err) }),
+      )
+      .finally(() => abort.signal.removeEventListener('abort', onHostStop));
+    return {
+      ...built,
+      stop: () => {
+        own.abort();
+        return done;
+      },
+    };
   }
 
-  const abort = new AbortController();
-  const running: Promise<void>[] = [];
-  const cleanups: (() => void)[] = [];
-  const statuses = (): ChannelStatus[] =>
-    [...broken, ...[...adapters.values()].map((a) => a.status())].sort((a, b) =>
-      a.name.localeCompare(b.name),
+  /** Builds a channel and, once the host started, starts it; one without credentials is reported instead. */
+  function place(name: string, cfg: ChannelConfig): void {
+    const built = buildChannel(name, cfg, { store, log, pairing: pairing(name) });
+    if (!('adapter' in built)) {
+      running.delete(name);
+      broken.set(name, built);
+      return;
+    }
+    broken.delete(name);
+    running.set(
+      name,
+      sink === undefined ? { ...built, stop: () => Promise.resolve() } : launch(name, built, sink),
     );
+  }
+
+  /**
+   * Brings the running channels in line with `next`: removed ones stop (a Telegram webhook is deleted), changed
+   * ones stop and start again with their new settings, added ones start, the others are left alone. A stopping
+   * channel finishes what it was handing to the host; replies it was sending go on through its old adapter.
+   */
+  async function apply(next: Record<string, ChannelConfig>): Promise<string[]> {
+    configs = next;
+    const changed: string[] = [];
+    for (const [name, r] of [...running]) {
+      const cfg = next[name];
+      if (cfg !== undefined && channelFingerprint(name, cfg, store) === r.fingerprint) continue;
+      await r.stop();
+      if (cfg === undefined) {
+        running.delete(name);
+        await r.removed?.();
+      } else place(name, cfg); // the old adapter stays in the outbox's map until the new one replaces it
+      changed.push(name);
+    }
+    for (const [name, cfg] of Object.entries(next)) {
+      if (running.has(name)) continue;
+      const before = broken.get(name)?.detail;
+      place(name, cfg);
+      if (running.has(name) || broken.get(name)?.detail !== before) changed.push(name);
+    }
+    for (const name of [...broken.keys()]) if (next[name] === undefined) broken.delete(name);
+    return changed;
+  }
+
+  /** channels.yaml changed (or `corral channel add/rm` ran): one reload at a time, in order. */
+  const reload = (): Promise<void> =>
+    (applying = applying.then(async () => {
+      if (abort.signal.aborted) return;
+      let next: Record<string, ChannelConfig>;
+      try {
+        next = loadChannels(home).channels;
+      } catch (err) {
+        invalid = errorMessage(err);
+        log.error('channels.yaml is invalid; the running channels keep their last good settings', {
+          err: invalid,
+        });
+        writeStatus();
+        return;
+      }
+      invalid = undefined;
+      const changed = await apply(next);
+      if (changed.length > 0) log.info('channels.yaml reloaded', { changed });
+      writeStatus();
+    }));
+
+  for (const [name, cfg] of Object.entries(configs)) place(name, cfg);
+
+  const statuses = (): ChannelStatus[] =>
+    [
+      ...broken.values(),
+      ...[...running.values()].map((r): ChannelStatus => {
+        const st = r.adapter.status();
+        return invalid === undefined
+          ? st
+          : {
+              ...st,
+              detail: `channels.yaml is invalid (${invalid.split('\n')[0]}); running with the last good settings`,
+              fix: 'fix channels.yaml: the host picks it up when it is saved',
+            };
+      }),
+    ].sort((a, b) => a.name.localeCompare(b.name));
 
   let written = '';
   const writeStatus = (): void => {
@@ -161,7 +206,7 @@ export function createChannelHost(deps: { home: HomePaths; store: Store; log: Lo
       if (e.type === 'run.started') {
         const m = store.getInbound(e.messageId);
         if (m?.replyTo?.channel !== 'chat') return;
-        const adapter = adapters.get(m.replyTo.name);
+        const adapter = running.get(m.replyTo.name)?.adapter;
         if (adapter?.typing === undefined) return;
         const { chat, thread } = m.replyTo;
         const to = thread === undefined ? { chat } : { chat, thread };
@@ -187,41 +232,52 @@ export function createChannelHost(deps: { home: HomePaths; store: Store; log: Lo
   return {
     /** For the outbox: replies addressed to a channel by its name. */
     outbound(): Record<string, OutboxChannel> {
-      return Object.fromEntries(adapters);
+      return Object.fromEntries([...running].map(([name, r]) => [name, r.adapter]));
     },
+    /** The adapter replies to channel `name` go through now (it changes when channels.yaml does). */
+    outboundTo: (name: string): OutboxChannel | undefined => running.get(name)?.adapter,
     /** Paired owners count as known senders of the agents bound to their channel. */
     owners(name: string): string[] {
       const c = configs[name];
       return c?.kind === 'telegram' && c.owner !== undefined ? [c.owner.sender] : [];
     },
-    start(sink: ChannelSink, events: EventBus): void {
-      for (const a of adapters.values())
-        running.push(
-          a
-            .start(sink, abort.signal)
-            .catch((err: unknown) =>
-              log.error('channel stopped on an error', { channel: a.name, err: errorMessage(err) }),
-            ),
-        );
+    start(to: ChannelSink, events: EventBus): void {
+      sink = to;
+      for (const [name, r] of running) running.set(name, launch(name, r, to));
+      cleanups.push(
+        watchChannelsFile({ home, log, onChange: () => void reload(), debounceMs: deps.debounceMs }),
+      );
       cleanups.push(typingWhileRunning(events));
       const t = setInterval(writeStatus, STATUS_WRITE_MS);
       t.unref();
       cleanups.push(() => clearInterval(t));
       writeStatus();
-      if (adapters.size > 0) log.info('channels started', { channels: [...adapters.keys()] });
+      if (running.size > 0) log.info('channels started', { channels: [...running.keys()] });
     },
     statuses,
-    /** POST /v1/channels/webhook/NAME: authenticated by the channel's signature, not the API token. */
-    async handleWebhook(name: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-      const w = webhooks.get(name);
-      if (w === undefined) return false;
-      await w.handle(req, res);
+    /** Reads channels.yaml again now (the watcher does this on every change); resolves once applied. */
+    reload,
+    /**
+     * POST /v1/channels/KIND/NAME (a webhook channel, or a Telegram channel in webhook mode): authenticated by
+     * the channel's own signature or secret, not the API token. Resolves false when no such channel runs.
+     */
+    async handleWebhook(
+      kind: ChannelRoute['kind'],
+      name: string,
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): Promise<boolean> {
+      const route = running.get(name)?.route;
+      if (route?.kind !== kind) return false;
+      await route.handle(req, res);
       return true;
     },
+    /** Stops every channel (a Telegram webhook stays set: Telegram keeps the updates until the host is back). */
     async stop(): Promise<void> {
       abort.abort();
       for (const c of cleanups.splice(0)) c();
-      await Promise.all(running);
+      await applying;
+      await Promise.all([...running.values()].map((r) => r.stop()));
       writeStatus();
     },
   };

@@ -141,8 +141,8 @@ export async function startDaemon(opts: DaemonOptions) {
     store,
     clock,
     log,
+    lookup: (name) => channels.outboundTo(name),
     channels: {
-      ...channels.outbound(),
       webhook: createWebhookChannel(),
       [AGENT_REPLY_CHANNEL]: createAgentReplyChannel(() => {
         if (messagesRef.current === undefined) throw new CorralError('draining', 'the host is starting');

@@ -24,6 +24,8 @@ export function createOutbox(deps: {
   clock: Clock;
   log: Logger;
   channels: Record<string, OutboxChannel>;
+  /** channels that come and go while the host runs (channels.yaml is reloaded), looked up at each delivery */
+  lookup?: (name: string) => OutboxChannel | undefined;
   onDelivered?: (item: OutboxRow) => void;
 }) {
   const { store, clock, log } = deps;
@@ -33,7 +35,7 @@ export function createOutbox(deps: {
   let stopped = false;
 
   const deliver = async (item: OutboxRow): Promise<void> => {
-    const channel = deps.channels[item.channel];
+    const channel = deps.channels[item.channel] ?? deps.lookup?.(item.channel);
     try {
       if (channel === undefined) throw new PermanentDeliveryError(`no channel '${item.channel}'`);
       await channel.deliver(withFileContents(store, item), abort.signal);
