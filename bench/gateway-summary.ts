@@ -1,6 +1,7 @@
 // What the gateway bench reports: per path, added latency (median, p99) and throughput for small requests, and
 // the 50 MB streamed body, each next to the direct baseline measured in the same run, and as ratios to it.
 import { z } from 'zod';
+import { quantile } from './stats.ts';
 
 const Big = z.object({ ms: z.array(z.number()), bytes: z.number() });
 const Route = z.object({
@@ -9,11 +10,6 @@ const Route = z.object({
   big: z.object({ direct: Big, gateway: Big }),
 });
 export const LoadResult = z.object({ proxy: Route, model: Route });
-
-function quantile(samples: number[], q: number): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-}
 
 export interface RouteSummary {
   small: {
