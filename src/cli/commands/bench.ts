@@ -5,7 +5,16 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
-const PARTS = ['latency', 'gateway', 'docker', 'daemon', 'runc', 'gvisor', 'microvm'] as const;
+const PARTS = ['latency', 'gateway', 'docker', 'daemon', 'runc', 'gvisor', 'microvm', 'fleet'] as const;
+const FLEET_BACKENDS = ['bwrap', 'runc', 'gvisor', 'docker', 'microvm'] as const;
+
+interface BenchOpts {
+  iterations: string;
+  only?: string;
+  json?: boolean;
+  backend?: string;
+  count: string;
+}
 
 export function registerBench(program: Command, ctx: CliContext): void {
   program
@@ -15,8 +24,10 @@ export function registerBench(program: Command, ctx: CliContext): void {
     )
     .option('-n, --iterations <n>', 'samples per sandbox measurement', String(DEFAULT_ITERATIONS))
     .option('--only <part>', `run one part: ${PARTS.join(' or ')}`)
+    .option('--backend <name>', `fleet: one backend (${FLEET_BACKENDS.join(', ')}); default all but microvm`)
+    .option('--count <n>', 'fleet: sandboxes started at once', '50')
     .option('--json', 'print JSON')
-    .action(async (opts: { iterations: string; only?: string; json?: boolean }) => {
+    .action(async (opts: BenchOpts) => {
       const only = PARTS.find((p) => p === opts.only);
       if (opts.only !== undefined && only === undefined)
         throw new CorralError(
@@ -34,6 +45,35 @@ export function registerBench(program: Command, ctx: CliContext): void {
         const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
         const docker = await runDockerBench({ iterations, progress });
         ctx.out(opts.json === true ? JSON.stringify({ docker }, null, 2) + '\n' : formatDockerBench(docker));
+        return;
+      }
+      if (only === 'fleet') {
+        // only on request: N sandboxes at once per backend, minutes on a small machine
+        const {
+          runFleetBench,
+          formatFleetBench,
+          FLEET_BACKENDS: defaults,
+        } = await import('../../../bench/fleet.ts');
+        const backend = FLEET_BACKENDS.find((b) => b === opts.backend);
+        if (opts.backend !== undefined && backend === undefined)
+          throw new CorralError(
+            'invalid_argument',
+            `unknown backend '${opts.backend}'`,
+            `use ${FLEET_BACKENDS.join(', ')}`,
+          );
+        const count = Number(opts.count);
+        if (!Number.isInteger(count) || count < 1)
+          throw new CorralError(
+            'invalid_argument',
+            `--count must be a positive whole number, not '${opts.count}'`,
+            'e.g. --count 50',
+          );
+        const r = await runFleetBench({
+          count,
+          backends: backend === undefined ? defaults : [backend],
+          progress,
+        });
+        ctx.out(opts.json === true ? JSON.stringify({ fleet: r }, null, 2) + '\n' : formatFleetBench(r));
         return;
       }
       if (only === 'daemon') {

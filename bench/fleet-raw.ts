@@ -1,0 +1,109 @@
+// The fleet benchmark's baseline: N raw starts of /bin/true at once with the backend's own runtime (bwrap, runc
+// run, runsc run, Docker create+start+wait, a bare microVM boot), each timed from the common start.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TRIVIAL_SANDBOX_ARGS } from '../src/sandbox/bwrap/probe.ts';
+import { baseImageRef, importBaseImage } from '../src/sandbox/docker/image.ts';
+import { hostTscKhz, probeBoot } from '../src/sandbox/microvm/accel.ts';
+import { createGuestSource } from '../src/sandbox/microvm/guest.ts';
+import type { BenchHome } from './backend-harness.ts';
+import { rawRun as dockerRawRun } from './docker.ts';
+import { benchKernel } from './microvm.ts';
+import { rawBundle, rawRuntime, run } from './oci.ts';
+
+const BOOT_TIMEOUT_MS = 300_000;
+
+export type FleetBackend = 'bwrap' | 'runc' | 'gvisor' | 'docker' | 'microvm';
+
+/** Times each of `starts` from one common moment; rejects with the first failure once all have ended. */
+export async function atOnce(
+  starts: (() => Promise<unknown>)[],
+  onDone?: (k: number) => void,
+): Promise<{ wallMs: number; eachMs: number[] }> {
+  let k = 0;
+  const t0 = performance.now();
+  const settled = await Promise.allSettled(
+    starts.map(async (start) => {
+      await start();
+      onDone?.(++k);
+      return performance.now() - t0;
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return { wallMs, eachMs: settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])) };
+}
+
+/** What the raw baseline runs, for the report. */
+export function rawLabel(backend: FleetBackend): string {
+  switch (backend) {
+    case 'bwrap':
+      return 'bwrap … /bin/true';
+    case 'runc':
+      return 'runc run /bin/true';
+    case 'gvisor':
+      return 'runsc run /bin/true';
+    case 'docker':
+      return 'docker create+start+wait /bin/true';
+    case 'microvm':
+      return 'QEMU boot to guest init';
+  }
+}
+
+/** The N raw starts, ready to be run at once (set-up such as bundles and image import done beforehand). */
+export async function rawStarts(
+  b: BenchHome,
+  backend: FleetBackend,
+  n: number,
+): Promise<{ starts: (() => Promise<unknown>)[]; cleanup: () => void }> {
+  const none = (): void => undefined;
+  const times = <T>(f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
+  switch (backend) {
+    case 'bwrap':
+      return { starts: times(() => () => run(['bwrap', ...TRIVIAL_SANDBOX_ARGS])), cleanup: none };
+    case 'runc':
+    case 'gvisor': {
+      const image = b.image;
+      if (image === undefined) throw new Error('no base image');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-bench-fleet-raw-'));
+      const runtime = await rawRuntime(b, backend, path.join(dir, 'state'));
+      const ids = times((i) => `bench-fleet-${process.pid}-${i}`);
+      for (const id of ids) rawBundle(path.join(dir, id), image.rootfs, ['/bin/true'], id);
+      return {
+        starts: ids.map((id) => () => run([...runtime, 'run', '--bundle', path.join(dir, id), id])),
+        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+      };
+    }
+    case 'docker': {
+      const api = b.docker;
+      const image = b.image;
+      if (api === undefined || image === undefined) throw new Error('no Docker API or base image');
+      await importBaseImage(api, { imageDir: image.rootfs, imageId: image.id }, { log: b.log });
+      const ref = baseImageRef(image.id);
+      return { starts: times(() => () => dockerRawRun(api, ref, ['/bin/true'], undefined)), cleanup: none };
+    }
+    case 'microvm': {
+      const kernel = benchKernel();
+      const guest = await createGuestSource({
+        cacheDir: path.join(b.home.cacheDir, 'microvm'),
+        ...(kernel === undefined ? {} : { kernel }),
+        accel: 'auto',
+        isRoot: process.getuid?.() === 0,
+        log: b.log,
+      })();
+      const boot = async (): Promise<void> => {
+        const ms = await probeBoot({
+          accel: guest.accel,
+          kernel: guest.kernel,
+          initrd: guest.initrd,
+          tscKhz: hostTscKhz(),
+          timeoutMs: BOOT_TIMEOUT_MS,
+        });
+        if (ms === undefined) throw new Error(`a guest did not reach its init within ${BOOT_TIMEOUT_MS} ms`);
+      };
+      return { starts: times(() => boot), cleanup: none };
+    }
+  }
+}
