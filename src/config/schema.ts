@@ -6,6 +6,7 @@ import { EgressAllow, EgressPresetName } from './egress.ts';
 import { AgentMayMessage, AgentMounts, AgentSenders, MountsConfig } from './governance.ts';
 import { AgentName, ProviderName, SecretName } from './names.ts';
 import { defaultPrices, PriceTable } from './prices.ts';
+import { AgentSchedules } from './schedules.ts';
 export { AgentName };
 
 export const DEFAULT_MODEL = 'anthropic:claude-sonnet-4-5';
@@ -191,6 +192,7 @@ export const AgentConfig = z
     senders: AgentSenders.prefault({}).describe('who may talk to the agent over channels'),
     channels: AgentChannels,
     adminChannel: AdminChannel.optional(),
+    schedules: AgentSchedules,
     paused: z
       .boolean()
       .default(false)

@@ -80,6 +80,9 @@ export type ScheduleKind = 'cron' | 'every' | 'at';
 /** What happens to a run that fell due while the host was down: run once on start, or skip it. */
 export type MissedPolicy = 'run_once' | 'skip';
 
+/** Where a task is defined: added at run time (CLI, API, schedule_task) or declared in the agent's file. */
+export type TaskSource = 'added' | 'file';
+
 export interface TaskInsert {
   agent: string;
   prompt: string;
@@ -91,10 +94,23 @@ export interface TaskInsert {
   nextRunAt: string | null;
   /** 'operator' or 'agent:<name>' */
   createdBy: string;
+  /** default 'added' */
+  source?: TaskSource;
+  /** a declared task's name in the file's `schedules:` (its identity there); null for added tasks */
+  name?: string | null;
+  paused?: boolean;
 }
+
+/** What reconciling a declared task may change. */
+export type TaskUpdate = Pick<
+  TaskRow,
+  'prompt' | 'kind' | 'schedule' | 'tz' | 'missed' | 'paused' | 'nextRunAt'
+>;
 
 export interface TaskRow extends TaskInsert {
   id: string;
+  source: TaskSource;
+  name: string | null;
   paused: boolean;
   lastRunAt: string | null;
   lastMessageId: string | null;
@@ -192,6 +208,7 @@ export interface TaskStore {
   listTasks(agent?: string): TaskRow[];
   deleteTask(id: string): boolean;
   setTaskPaused(id: string, paused: boolean, nextRunAt: string | null): TaskRow;
+  updateTask(id: string, u: TaskUpdate): TaskRow;
   setTaskNextRun(id: string, nextRunAt: string | null): void;
   recordTaskRun(id: string, r: { lastRunAt: string; lastMessageId: string; nextRunAt: string | null }): void;
   /** Active tasks due at `now` (ISO), earliest first. */

@@ -288,6 +288,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Tasks declared in an agent's file (`schedules:`) are kept apart from those added at run time: the daemon
+    // reconciles them by their name in the file, and the CLI and the API refuse to change them.
+    id: 11,
+    name: '0011_declared_tasks',
+    sql: `
+      ALTER TABLE tasks ADD COLUMN source TEXT NOT NULL DEFAULT 'added' CHECK (source IN ('added', 'file'));
+      ALTER TABLE tasks ADD COLUMN name TEXT;
+      CREATE UNIQUE INDEX tasks_declared ON tasks(agent, name) WHERE source = 'file';
+    `,
+  },
 ];
 
 const AppliedRow = z.object({ name: z.string() });

@@ -114,6 +114,8 @@ export const TaskDb = z
     last_message_id: z.string().nullable(),
     created_by: z.string(),
     created_at: z.string(),
+    source: z.enum(['added', 'file']),
+    name: z.string().nullable(),
   })
   .transform((r): TaskRow => ({
     id: r.id,
@@ -129,6 +131,8 @@ export const TaskDb = z
     lastMessageId: r.last_message_id,
     createdBy: r.created_by,
     createdAt: r.created_at,
+    source: r.source,
+    name: r.name,
   }));
 
 export const NextAt = z.object({ at: z.string().nullable() });

@@ -13,13 +13,18 @@ export function createTaskStore(db: Database.Database, now: () => string): TaskS
   const q = {
     insert: p(
       `INSERT INTO tasks (id, agent, prompt, kind, schedule, tz, missed, paused, next_run_at, created_by,
-         created_at)
-       VALUES (@id, @agent, @prompt, @kind, @schedule, @tz, @missed, 0, @nextRunAt, @createdBy, @now)`,
+         created_at, source, name)
+       VALUES (@id, @agent, @prompt, @kind, @schedule, @tz, @missed, @paused, @nextRunAt, @createdBy, @now,
+         @source, @name)`,
     ),
     get: p('SELECT * FROM tasks WHERE id = ?'),
     list: p('SELECT * FROM tasks WHERE (@agent IS NULL OR agent = @agent) ORDER BY agent, created_at, id'),
     delete: p('DELETE FROM tasks WHERE id = ?'),
     setPaused: p('UPDATE tasks SET paused = ?, next_run_at = ? WHERE id = ?'),
+    update: p(
+      `UPDATE tasks SET prompt = @prompt, kind = @kind, schedule = @schedule, tz = @tz, missed = @missed,
+         paused = @paused, next_run_at = @nextRunAt WHERE id = @id`,
+    ),
     setNext: p('UPDATE tasks SET next_run_at = ? WHERE id = ?'),
     ran: p('UPDATE tasks SET last_run_at = ?, last_message_id = ?, next_run_at = ? WHERE id = ?'),
     due: p(`SELECT * FROM tasks WHERE ${ACTIVE} AND next_run_at <= ? ORDER BY next_run_at, id`),
@@ -41,7 +46,14 @@ export function createTaskStore(db: Database.Database, now: () => string): TaskS
       // short ids: people type them (corral task rm t-3f9a2c1d)
       const id = `t-${randomBytes(4).toString('hex')}`;
       try {
-        q.insert.run({ ...t, id, now: now() });
+        q.insert.run({
+          ...t,
+          id,
+          now: now(),
+          paused: t.paused === true ? 1 : 0,
+          source: t.source ?? 'added',
+          name: t.name ?? null,
+        });
       } catch (err) {
         if (err instanceof Error && 'code' in err && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
           throw new CorralError('not_found', `agent "${t.agent}" does not exist`, undefined, { cause: err });
@@ -54,6 +66,10 @@ export function createTaskStore(db: Database.Database, now: () => string): TaskS
     deleteTask: (id) => q.delete.run(id).changes > 0,
     setTaskPaused(id, paused, nextRunAt) {
       if (q.setPaused.run(paused ? 1 : 0, nextRunAt, id).changes === 0) mustGet(id);
+      return mustGet(id);
+    },
+    updateTask(id, u) {
+      if (q.update.run({ ...u, id, paused: u.paused ? 1 : 0 }).changes === 0) mustGet(id);
       return mustGet(id);
     },
     setTaskNextRun(id, nextRunAt) {

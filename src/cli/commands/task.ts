@@ -94,7 +94,8 @@ export function registerTask(program: Command, ctx: CliContext): void {
         next: t.paused ? null : t.nextRunAt,
         last: t.lastRunAt,
         missed: t.missed === 'run_once' ? 'run' : 'skip',
-        by: t.createdBy,
+        // declared in the agent's file (change it there) or added by the CLI, the API or the agent itself
+        source: t.source === 'file' ? `file: ${t.name ?? '?'}` : t.createdBy,
         prompt: t.prompt.length > 40 ? `${t.prompt.slice(0, 39)}…` : t.prompt,
       }));
       printTable(ctx, rows, false, 'no tasks (add one: corral task add AGENT --every 1h --prompt "…")');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createWebhookChannel } from '../../channels/webhook.ts';
 import type { HomePaths } from '../../config/home.ts';
 import { loadConfig } from '../../config/config-file.ts';
+import { agentExists } from '../../config/agent-files.ts';
 import type { InboundRow } from '../../store/daemon-types.ts';
 import type { Clock } from '../../util/clock.ts';
 import { systemClock } from '../../util/clock.ts';
@@ -34,6 +35,7 @@ import { createAgentRequests } from './agent-requests.ts';
 import type { MessageService } from './messages.ts';
 import { createScheduler, taskSource } from '../schedule/scheduler.ts';
 import { watchTaskChanges } from '../schedule/wake.ts';
+import { createDeclaredTasks } from '../schedule/declared.ts';
 
 export interface DaemonOptions {
   home: HomePaths;
@@ -116,6 +118,14 @@ export async function startDaemon(opts: DaemonOptions) {
     outboxFor: failureDeliveries,
   });
 
+  const schedulerRef: { current?: { refresh(): void } } = {};
+  // `schedules:` in the files become tasks; a broken file changes none of them (the catalog keeps its last good)
+  const declared = createDeclaredTasks({
+    store,
+    now: () => clock.now(),
+    log,
+    refresh: () => schedulerRef.current?.refresh(),
+  });
   const catalog = createAgentCatalog({
     home,
     log,
@@ -123,17 +133,20 @@ export async function startDaemon(opts: DaemonOptions) {
       switch (c.type) {
         case 'loaded':
           store.ensureAgent(c.agent.name);
+          declared.loaded(c.agent);
           events.publish({ type: 'agent.loaded', agent: c.agent.name });
           return routerRef.current?.resume(c.agent.name);
         case 'invalid':
           return events.publish({ type: 'agent.invalid', agent: c.name, error: c.error });
         case 'removed':
+          declared.removed(c.name);
           return events.publish({ type: 'agent.removed', agent: c.name });
       }
     },
   });
   catalogRef.current = catalog;
   catalog.start();
+  declared.forgetMissing((name) => agentExists(home, name));
 
   // Telegram, Slack and webhook channels from channels.yaml; replies reach them through the outbox by name
   const channels = createChannelHost({ home, store, log });
@@ -252,6 +265,7 @@ export async function startDaemon(opts: DaemonOptions) {
       }).id,
   });
   ended.current = (m) => scheduler.ended(m);
+  schedulerRef.current = scheduler;
   requestsRef.current = createAgentRequests({ store, gov, catalog, messages, clock, scheduler });
   for (const m of store.queuedMessages()) router.enqueue(m);
   outbox.kick();
@@ -288,6 +302,7 @@ export async function startDaemon(opts: DaemonOptions) {
     store,
     catalog,
     scheduler,
+    clock,
     limits: { maxSandboxes, maxPerAgent },
     metrics: () => metrics.render(),
     draining: () => draining,

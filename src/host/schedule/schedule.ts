@@ -31,9 +31,9 @@ export function hostTimeZone(): string {
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 const WALL_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?$/;
 
-function parseAt(text: string, tz: string, nowMs: number): number {
+function parseAt(text: string, tz: string, nowMs: number, flag: string): number {
   const t = text.trim();
-  if (t.startsWith('+')) return nowMs + parseDuration(t.slice(1), '--at');
+  if (t.startsWith('+')) return nowMs + parseDuration(t.slice(1), `${flag}at`);
   if (ISO_INSTANT.test(t)) {
     const ms = Date.parse(t);
     if (Number.isFinite(ms)) return ms;
@@ -48,26 +48,36 @@ function parseAt(text: string, tz: string, nowMs: number): number {
   }
   throw new CorralError(
     'invalid_argument',
-    `--at '${text}' is not a time`,
-    'write e.g. 2030-01-31T09:00:00Z, "2030-01-31 09:00" (in --tz, default the host zone) or +10m',
+    `${flag}at '${text}' is not a time`,
+    `write e.g. 2030-01-31T09:00:00Z, "2030-01-31 09:00" (in ${flag}tz, default the host zone) or +10m`,
   );
 }
 
-/** Checks a schedule and returns its stored form with its first run (ms). */
-export function parseSchedule(input: ScheduleInput, nowMs: number): Schedule & { firstRun: number } {
+/**
+ * Checks a schedule and returns its stored form with its first run (ms); a one-off time already past has none
+ * (null). `flag` prefixes the field names in messages: '--' for the CLI, '' for a file or an API body.
+ */
+export function storedSchedule(
+  input: ScheduleInput,
+  nowMs: number,
+  flag = '--',
+): Schedule & { firstRun: number | null } {
   const given = [input.cron, input.every, input.at].filter((x) => x !== undefined).length;
   if (given !== 1)
     throw new CorralError(
       'invalid_argument',
-      given === 0 ? 'a task needs a schedule' : 'give only one of --cron, --every and --at',
-      'use --cron "0 9 * * *", --every 30m or --at 2030-01-31T09:00:00Z',
+      given === 0 ? 'a task needs a schedule' : `give only one of ${flag}cron, ${flag}every and ${flag}at`,
+      `use ${flag}cron "0 9 * * *", ${flag}every 30m or ${flag}at 2030-01-31T09:00:00Z`,
     );
   if (input.every !== undefined) {
     if (input.tz !== undefined)
-      throw new CorralError('invalid_argument', '--tz applies to --cron and --at, not --every');
-    const ms = parseDuration(input.every, '--every');
+      throw new CorralError(
+        'invalid_argument',
+        `${flag}tz applies to ${flag}cron and ${flag}at, not ${flag}every`,
+      );
+    const ms = parseDuration(input.every, `${flag}every`);
     if (ms < MIN_EVERY_MS)
-      throw new CorralError('invalid_argument', `--every ${input.every} is shorter than 1s`);
+      throw new CorralError('invalid_argument', `${flag}every ${input.every} is shorter than 1s`);
     return { kind: 'every', schedule: String(ms), tz: null, firstRun: nowMs + ms };
   }
   const tz = checkTimeZone(input.tz ?? hostTimeZone());
@@ -76,14 +86,20 @@ export function parseSchedule(input: ScheduleInput, nowMs: number): Schedule & {
     const firstRun = nextCronRun(parseCron(expr), tz, nowMs, expr);
     return { kind: 'cron', schedule: expr, tz, firstRun };
   }
-  const at = parseAt(input.at ?? '', tz, nowMs);
-  if (at <= nowMs)
-    throw new CorralError(
-      'invalid_argument',
-      `--at ${new Date(at).toISOString()} is in the past`,
-      'give a future time',
-    );
-  return { kind: 'at', schedule: new Date(at).toISOString(), tz, firstRun: at };
+  const at = parseAt(input.at ?? '', tz, nowMs, flag);
+  return { kind: 'at', schedule: new Date(at).toISOString(), tz, firstRun: at > nowMs ? at : null };
+}
+
+/** Checks a schedule to be added now: as storedSchedule, and a one-off time must lie ahead. */
+export function parseSchedule(
+  input: ScheduleInput,
+  nowMs: number,
+  flag = '--',
+): Schedule & { firstRun: number } {
+  const s = storedSchedule(input, nowMs, flag);
+  if (s.firstRun === null)
+    throw new CorralError('invalid_argument', `${flag}at ${s.schedule} is in the past`, 'give a future time');
+  return { ...s, firstRun: s.firstRun };
 }
 
 /** The run after one at `afterMs` (ms), or null when the schedule has no more runs. */

@@ -99,8 +99,20 @@ function mustGet(store: Store, id: string): TaskRow {
   return t;
 }
 
+/** A task declared in an agent's file changes with the file only: the next reload would undo anything else. */
+function mustBeAdded(t: TaskRow, verb: string): void {
+  if (t.source !== 'file') return;
+  throw new CorralError(
+    'task_declared',
+    `task ${t.id} is declared in agents/${t.agent}.yaml (schedules: ${t.name ?? '?'}); it cannot be ${verb} here`,
+    verb === 'removed'
+      ? `remove the entry '${t.name ?? '?'}' from agents/${t.agent}.yaml; the running host applies it`
+      : `set paused: ${verb === 'paused' ? 'true' : 'false'} on the entry '${t.name ?? '?'}' in agents/${t.agent}.yaml; the running host applies it`,
+  );
+}
+
 /** When a resumed task runs next: its schedule from now; a one-off that already ran stays done. */
-function resumedNext(t: TaskRow, nowMs: number): string | null {
+export function resumedNext(t: TaskRow, nowMs: number): string | null {
   if (t.kind === 'at')
     return t.lastRunAt !== null ? null : new Date(Math.max(Date.parse(t.schedule), nowMs)).toISOString();
   return iso(nextRunAfter(t, nowMs));
@@ -113,6 +125,7 @@ export async function setTaskPaused(
   paused: boolean,
 ): Promise<TaskRow> {
   const t = mustGet(deps.store, id);
+  mustBeAdded(t, paused ? 'paused' : 'resumed');
   const verb = paused ? 'pause' : 'resume';
   await allowed(deps, by, t.agent, `${verb} task ${id}`, { task: id, paused });
   const next = paused ? t.nextRunAt : resumedNext(t, deps.now().getTime());
@@ -123,6 +136,7 @@ export async function setTaskPaused(
 
 export async function removeTask(deps: TaskDeps, by: Actor, id: string): Promise<TaskRow> {
   const t = mustGet(deps.store, id);
+  mustBeAdded(t, 'removed');
   await allowed(deps, by, t.agent, `remove task ${id}`, { task: id, remove: true });
   deps.store.deleteTask(id);
   audit(deps, by, 'task.remove', t);
