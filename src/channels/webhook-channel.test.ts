@@ -137,6 +137,16 @@ describe('webhook channel', () => {
   });
 
   it('signs replies so the receiver can verify them, with the outbox key as Idempotency-Key', async () => {
+    // a file the agent sent, as the outbox hands it over (src/host/daemon/outbox-files.ts)
+    const file = {
+      id: 'f1',
+      name: 'r.pdf',
+      mime: 'application/pdf',
+      size: 4,
+      sha256: '0'.repeat(64),
+      caption: 'the report',
+      content: Buffer.from('%PDF').toString('base64'),
+    };
     const receiver = await startWebhookReceiver();
     closers.push(() => receiver.close());
     const adapter = createWebhookAdapter({
@@ -151,7 +161,7 @@ describe('webhook channel', () => {
         messageId: '9',
         channel: 'hook',
         target: 'c1',
-        payload: { to: { chat: 'c1', replyTo: 'e1' }, text: 'answer', status: 'done' },
+        payload: { to: { chat: 'c1', replyTo: 'e1' }, text: 'answer', status: 'done', files: [file] },
         status: 'pending',
         attempts: 0,
         nextAttemptAt: '',
@@ -169,6 +179,7 @@ describe('webhook channel', () => {
       replyTo: 'e1',
       text: 'answer',
       status: 'done',
+      files: [file],
     });
     const v = verifySignature(
       SECRET,

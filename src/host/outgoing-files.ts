@@ -92,6 +92,8 @@ export function createFileCollector() {
         return refuse(`it is over ${MAX_SEND_FILE_BYTES / 1024 / 1024} MiB`);
       if (content.length !== request.size)
         return refuse(`${content.length} bytes arrived, ${request.size} were announced`);
+      // Telegram and Slack refuse empty documents, and a refusal would sink the whole reply
+      if (content.length === 0) return refuse('it is empty');
       const sha256 = createHash('sha256').update(content).digest('hex');
       if (sha256 !== request.sha256) return refuse('its content arrived damaged (sha256 differs)');
       if (files.length >= MAX_TURN_FILES) return refuse(`a reply carries at most ${MAX_TURN_FILES} files`);

@@ -159,6 +159,7 @@ describe('file collector', () => {
     });
     expect(c.add(request(bytes, { sha256: sha(Buffer.from('x')) }), ok(bytes)).output).toContain('damaged');
     expect(c.add(request(bytes), undefined).output).toContain('did not arrive');
+    expect(c.add(request(Buffer.alloc(0)), ok(Buffer.alloc(0))).output).toBe('file not sent: it is empty');
     expect(c.add(request(bytes), { ok: false, reason: 'chunk 1 came where 0 was due' })).toEqual({
       output: 'file not sent: chunk 1 came where 0 was due',
       isError: true,

@@ -67,7 +67,11 @@ export async function deliverToSlack(deps: DeliverDeps, item: OutboxRow, signal:
           ...(thread === undefined ? {} : { thread_ts: thread }),
         });
       } else if (file !== undefined) {
-        const upload = { file: Buffer.from(file.content, 'base64'), filename: file.name };
+        const upload = {
+          file: Buffer.from(file.content, 'base64'),
+          filename: file.name,
+          ...(file.caption === undefined ? {} : { initial_comment: file.caption }),
+        };
         await deps.client.filesUploadV2(
           thread === undefined
             ? { ...upload, channel_id: d.to.chat }

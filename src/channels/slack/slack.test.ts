@@ -1,4 +1,5 @@
 // The Slack channel against a loopback stand-in speaking Slack's Web API and Socket Mode protocols.
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSlackStandIn } from '../../../test/fixtures/slack-standin.ts';
 import type { SlackStandIn } from '../../../test/fixtures/slack-standin.ts';
@@ -237,19 +238,36 @@ describe('slack channel, outbound', () => {
   it('uploads files the agent sent into the thread', async () => {
     const r = start();
     const thread = slack.nextTs();
-    const content = Buffer.from('a,b\n1,2\n').toString('base64');
+    const bytes = Buffer.concat([Buffer.from('a,b\n1,2\n'), randomBytes(70_000)]);
     await r.adapter.deliver(
       outbox('reply:f', {
         to: { chat: 'C0GENERAL', thread },
         text: 'here',
-        files: [{ name: 'data.csv', content }],
+        files: [
+          { name: 'data.csv', content: bytes.toString('base64'), caption: 'the numbers' },
+          { name: 'b.txt', content: 'Yg==' },
+        ],
       }),
       new AbortController().signal,
     );
     expect(slack.posts).toHaveLength(1);
-    expect(slack.uploads).toHaveLength(1);
-    expect(slack.uploads[0]).toMatchObject({ filename: 'data.csv', channel: 'C0GENERAL', thread_ts: thread });
-    expect(slack.uploads[0]?.bytes).toBeGreaterThanOrEqual(8);
+    expect(slack.uploads).toHaveLength(2);
+    expect(slack.uploads[0]).toMatchObject({
+      filename: 'data.csv',
+      length: bytes.length,
+      channel: 'C0GENERAL',
+      thread_ts: thread,
+      initial_comment: 'the numbers',
+      completed: true,
+    });
+    // the wire steps: getUploadURLExternal, the bytes POSTed (multipart) to the upload URL, then completed
+    expect(slack.uploads[0]?.content.equals(bytes)).toBe(true);
+    expect(slack.calls.filter((c) => c.startsWith('files.'))).toEqual([
+      'files.getUploadURLExternal',
+      'files.completeUploadExternal',
+      'files.getUploadURLExternal',
+      'files.completeUploadExternal',
+    ]);
   });
 
   it('waits out a 429 for its Retry-After and then posts once', async () => {

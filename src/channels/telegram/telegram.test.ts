@@ -1,5 +1,6 @@
 // The Telegram adapter against the Bot API stand-in (test/fixtures/telegram-api.ts): the channel contract, and
 // what only Telegram has: groups, pairing, typing, documents, a revoked token.
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TelegramStandIn } from '../../../test/fixtures/telegram-api.ts';
 import { BOT, startTelegramStandIn } from '../../../test/fixtures/telegram-api.ts';
@@ -146,6 +147,7 @@ describe('telegram adapter', () => {
   });
 
   it('shows typing, replies in the thread, and sends files as documents', async () => {
+    const report = Buffer.concat([Buffer.from('a,b\n1,2\n'), randomBytes(100_000)]);
     const { sink } = recordingSink();
     const { adapter, api } = await start({ sink });
     const signal = new AbortController().signal;
@@ -159,7 +161,7 @@ describe('telegram adapter', () => {
         payload: {
           to: { chat: '-1007', thread: '12', replyTo: '55' },
           text: 'here is the report',
-          files: [{ name: 'report.csv', content: Buffer.from('a,b\n1,2\n').toString('base64') }],
+          files: [{ name: 'report.csv', content: report.toString('base64'), caption: 'Q3 numbers' }],
         },
         status: 'pending',
         attempts: 0,
@@ -181,7 +183,8 @@ describe('telegram adapter', () => {
     });
     expect(document?.method).toBe('sendDocument');
     expect(document?.document?.name).toBe('report.csv');
-    expect(document?.document?.bytes.toString()).toBe('a,b\n1,2\n');
+    expect(document?.document?.bytes.equals(report)).toBe(true); // a real multipart upload, byte for byte
+    expect(document?.params).toMatchObject({ caption: 'Q3 numbers', message_thread_id: 12 });
   });
 
   it('reports a revoked token in its status with the fix, keeps running, and refuses deliveries for retry', async () => {

@@ -360,7 +360,7 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
             api.sendDocument(
               d.to.chat,
               new InputFile(Buffer.from(f.content, 'base64'), f.name),
-              thread,
+              { ...thread, ...(f.caption === undefined ? {} : { caption: f.caption.slice(0, 1024) }) },
               grammySignal(signal),
             ),
         ),
