@@ -25,11 +25,13 @@ describe('doctor: channels', () => {
         tg: { kind: 'telegram', owner: { chat: '5', sender: '5' } },
         hook: { kind: 'webhook', url: 'http://127.0.0.1:9/x' },
         gone: { kind: 'telegram' },
+        hooked: { kind: 'telegram', webhook: { url: 'https://bot.example.com/hook' } },
       },
     });
     const store = openStore(ctx.home);
     store.putSecret(channelSecretName('tg'), '1:x');
     store.putSecret(channelSecretName('hook'), 'k'.repeat(32));
+    store.putSecret(channelSecretName('hooked'), '2:y');
     store.close();
     fs.mkdirSync(ctx.home.runDir, { recursive: true });
     fs.writeFileSync(
@@ -68,5 +70,8 @@ describe('doctor: channels', () => {
     expect(hook?.ok).toBe(false);
     expect(hook?.detail).toMatch(/retrying since 2026-11-29T20:01:00Z/);
     expect(checks.find((c) => c.name === 'channel gone')?.detail).toMatch(/no token/);
+    const hooked = checks.find((c) => c.name === 'channel hooked');
+    expect(hooked?.detail).toMatch(/no webhook secret/);
+    expect(hooked?.fix).toContain('--webhook-url https://bot.example.com/hook');
   });
 });

@@ -36,6 +36,17 @@ export function channelChecks(ctx: CliContext): Check[] {
           detail: `${c.kind}: no token stored`,
           fix: `corral channel add ${c.kind} ${name} --replace`,
         };
+      if (
+        c.kind === 'telegram' &&
+        c.webhook !== undefined &&
+        store.readSecret(channelSecretName(name, 'webhook')) === undefined
+      )
+        return {
+          name: label,
+          ok: false,
+          detail: 'telegram: webhook mode, but no webhook secret stored',
+          fix: `corral channel add telegram ${name} --replace --webhook-url ${c.webhook.url}`,
+        };
       const unpaired = c.kind === 'telegram' && c.owner === undefined;
       const s = live?.find((x) => x.name === name);
       if (s === undefined)

@@ -58,7 +58,9 @@ export function buildChannel(
     state: 'failed',
     since: new Date().toISOString(),
     detail: `no ${what} stored`,
-    fix: `corral channel add ${cfg.kind} ${name} --replace`,
+    fix: `corral channel add ${cfg.kind} ${name} --replace${
+      cfg.kind === 'telegram' && cfg.webhook !== undefined ? ` --webhook-url ${cfg.webhook.url}` : ''
+    }`,
   });
   if (token === undefined) return missing('token');
   const log = deps.log.child({ channel: name });

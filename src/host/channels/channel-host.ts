@@ -127,8 +127,8 @@ export function createChannelHost(deps: { home: HomePaths; store: Store; log: Lo
       if (cfg !== undefined && channelFingerprint(name, cfg, store) === r.fingerprint) continue;
       await r.stop();
       if (cfg === undefined) {
-        running.delete(name);
         await r.removed?.();
+        running.delete(name);
       } else place(name, cfg); // the old adapter stays in the outbox's map until the new one replaces it
       changed.push(name);
     }

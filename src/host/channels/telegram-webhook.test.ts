@@ -196,7 +196,7 @@ describe('telegram webhook mode', () => {
     expect((await t.api.postUpdate(t.origin, { ...ann, text: 'hooked again' })).status).toBe(200);
 
     t.save(undefined);
-    await vi.waitFor(() => expect(t.host.statuses()).toEqual([]), WAIT);
+    await vi.waitFor(() => expect(t.host.statuses()).toEqual([]), WAIT); // gone once the webhook is
     expect(t.api.webhook()).toBeUndefined();
     expect(t.api.sent.filter((s) => s.method === 'deleteWebhook').length).toBeGreaterThanOrEqual(2);
     expect(t.got.map((m) => m.text)).toEqual(['polled', 'hooked again']);
