@@ -23,6 +23,17 @@ export function sandboxCredentials(home: HomePaths): SandboxCredentials & { caKe
   };
 }
 
+/**
+ * Every credential value the host holds (the store's secrets, the CA's private key), for the start self-test:
+ * none may appear in a sandbox's environment, whichever agent it runs (an agent's own grants get sentinels).
+ */
+export function hostSecretValues(
+  store: Store,
+  creds: ReturnType<typeof sandboxCredentials>,
+): () => readonly string[] {
+  return () => [...store.listSecrets().flatMap((m) => store.readSecret(m.name) ?? []), creds.caKeyPem];
+}
+
 export function gatewayCredentials(
   home: HomePaths,
   store: Store,

@@ -29,7 +29,7 @@ import { agentPolicyReader, policyOf } from './egress-policy.ts';
 import type { Host, RunTracker } from './host.ts';
 import type { GatewayPort, LaunchDeps } from './launch.ts';
 import { createHost, createRunTracker } from './host.ts';
-import { gatewayCredentials, sandboxCredentials } from './credentials.ts';
+import { gatewayCredentials, hostSecretValues, sandboxCredentials } from './credentials.ts';
 import { gatewayGovernance, openGovernance } from './governance.ts';
 import { createWriteBatcher } from './write-batch.ts';
 
@@ -162,6 +162,7 @@ export function openHost(
     credentials: creds,
     baseImage,
     governance: openGovernance(home, store), // decides each host-folder mount
+    secretValues: hostSecretValues(store, creds), // the start self-test: none of them inside
   };
   const opened = createHost({ ...launch, runs });
   return {
