@@ -36,6 +36,7 @@ import type { MessageService } from './messages.ts';
 import { createScheduler, taskSource } from '../schedule/scheduler.ts';
 import { watchTaskChanges } from '../schedule/wake.ts';
 import { createDeclaredTasks } from '../schedule/declared.ts';
+import { serialByKey } from '../../util/serial.ts';
 
 export interface DaemonOptions {
   home: HomePaths;
@@ -53,22 +54,8 @@ export const DEFAULT_GRACE_MS = 30_000;
 /** How long a stopping host waits for webhook deliveries under way. */
 const OUTBOX_STOP_MS = 5_000;
 
-/** Runs `fn` after the previous call with the same key has settled. */
-function serialised() {
-  const tails = new Map<string, Promise<unknown>>();
-  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
-    return run;
-  };
-}
-
 export async function startDaemon(opts: DaemonOptions) {
-  const launchSerial = serialised();
+  const launchSerial = serialByKey();
   const { home, log } = opts;
   const clock = opts.clock ?? systemClock;
   loadConfig(home);

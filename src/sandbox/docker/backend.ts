@@ -41,6 +41,7 @@ import type { OwnerRecords } from './owners.ts';
 import { createOwnerRecords } from './owners.ts';
 import type { DockerProbe } from './probe.ts';
 import { availability, probeDocker } from './probe.ts';
+import { serialByKey } from '../../util/serial.ts';
 
 /** How long stop() waits for the session's stream to close after the kill before it stops waiting. */
 const STOP_WAIT_MS = 10_000;
@@ -77,20 +78,6 @@ function sessionLimits(ctx: Ctx, spec: SandboxSpec) {
     limits: spec.limits,
     memoryHitEndsSandbox: ctx.runtime === 'runsc',
     ...(spec.diskQuota === true ? { diskQuotaDir: spec.workspaceDir } : {}),
-  };
-}
-
-/** Serialises the start/stop transitions of one container inside this process. */
-function createLocks() {
-  const tails = new Map<string, Promise<unknown>>();
-  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const run = (tails.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => undefined);
-    tails.set(key, tail);
-    void tail.then(() => {
-      if (tails.get(key) === tail) tails.delete(key);
-    });
-    return run;
   };
 }
 
@@ -133,7 +120,7 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
   const api = createDockerApi(createDockerHttp(opts.socketPath ?? dockerSocketPath()));
   const log = opts.log;
   const home = homeId(opts.homeDir);
-  const lock = createLocks();
+  const lock = serialByKey();
   const imports = new Map<string, Promise<string>>();
   let probed: Promise<DockerProbe> | undefined;
 
