@@ -6,7 +6,7 @@ import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
 import { readFrames, writeFrame } from '../protocol/ndjson.ts';
 import { startBridge } from './bridge.ts';
 import { collectStartReport } from './self-check.ts';
-import { runTurn } from './loop.ts';
+import type { runTurn } from './loop.ts';
 import { createModelClient, gatewayModelBaseURL, preloadProviders } from './providers/index.ts';
 import type { ModelBaseURL } from './providers/index.ts';
 import type { HostRequest } from '../protocol/requests.ts';
@@ -45,6 +45,12 @@ function proxyEnv(port: number): Record<string, string> {
     no_proxy: local,
   };
 }
+
+// The turn loop and its tools (node:http, node:https, node:child_process, every tool's schema) load once the
+// runtime has reported ready, in the background as the model SDKs do: the start self-test needs none of them, and
+// they were the larger part of the runtime's own start.
+let turnLoop: Promise<typeof runTurn> | undefined;
+const loadTurnLoop = (): Promise<typeof runTurn> => (turnLoop ??= import('./loop.ts').then((m) => m.runTurn));
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const loadedAt = performance.now();
@@ -102,7 +108,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ...toolContext,
       host: (r: HostRequest, s: AbortSignal, a?: Buffer) => askHost(turn.turnId, r, s, a),
     };
-    const finished = runTurn(turn, { client, tools, emit, signal: controller.signal })
+    const finished = loadTurnLoop()
+      .then((run) => run(turn, { client, tools, emit, signal: controller.signal }))
       .catch((err: unknown) => {
         const message = `runtime bug: ${err instanceof Error ? err.message : String(err)}`;
         emit({ type: 'turn_error', turnId: turn.turnId, code: 'internal', message });
@@ -161,5 +168,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       `self-test ${ms(readyAt - checkAt)}, ready ${ms(readyAt)}`,
   );
   preloadProviders();
+  loadTurnLoop().catch(() => undefined); // a failure shows on the first turn
   return { port: bridge.port, done };
 }

@@ -1,7 +1,6 @@
 // The start self-test, inside the sandbox: facts about the boundary as the runtime sees it, sent to the host in
 // the `ready` frame. The host judges them against what it configured (src/sandbox/start-check.ts), so a sandbox
 // cannot simply claim to be fine; the runtime itself decides nothing.
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -26,11 +25,13 @@ export function softLimit(limits: string, name: string): string | undefined {
 }
 
 /** nofile and fsize (bytes) from /proc/self/limits, or from the shell where there is none (gVisor). */
-function rlimits(limits: string): { nofile: string; fsize: string } {
+async function rlimits(limits: string): Promise<{ nofile: string; fsize: string }> {
   const nofile = softLimit(limits, 'Max open files');
   const fsize = softLimit(limits, 'Max file size');
   if (nofile !== undefined && fsize !== undefined) return { nofile, fsize };
   try {
+    // loaded only here: node:child_process is not worth its load time on the backends that have the file
+    const { execFileSync } = await import('node:child_process');
     const [n = '?', f = '?'] = execFileSync('/bin/sh', ['-c', 'ulimit -n; ulimit -f'], { encoding: 'utf8' })
       .trim()
       .split('\n');
@@ -125,7 +126,7 @@ export async function collectStartReport(
     uid: String(process.getuid?.() ?? -1),
     capeff: statusField(status, 'CapEff') ?? '?',
     capbnd: statusField(status, 'CapBnd') ?? '?',
-    ...rlimits(limits),
+    ...(await rlimits(limits)),
     devices: devices().join(','),
     procsys: procSysWritable(),
     gateway: await gatewayReachable(gatewaySocket),
