@@ -14,6 +14,7 @@ import {
   SANDBOX_RUNTIME_DIR,
   SANDBOX_WORKSPACE,
 } from '../../protocol/sandbox-env.ts';
+import { imageInterpreter } from '../layer/interpreter.ts';
 import type { SandboxSpec } from '../types.ts';
 import type { ArgvOptions } from './argv.ts';
 import { checkExtraBind, limitArgs, mountFdArgs, SCRATCH_TMPFS_BYTES, sysMounts } from './argv.ts';
@@ -56,6 +57,16 @@ function staged(spec: SandboxSpec): Staged[] {
   }
   if (spec.caBundle !== undefined) {
     s.push({ host: spec.caBundle, stage: `${STAGE}/ca.crt`, target: SANDBOX_CA_BUNDLE, kind: '--ro-bind' });
+  }
+  // the runtime's interpreter straight from the base image (src/sandbox/layer/interpreter.ts)
+  const interpreter = imageInterpreter(spec);
+  if (interpreter !== undefined) {
+    s.push({
+      host: interpreter.source,
+      stage: `${STAGE}/interpreter`,
+      target: interpreter.target,
+      kind: '--ro-bind',
+    });
   }
   spec.extraReadOnly.forEach((p, i) => {
     checkExtraBind(p);

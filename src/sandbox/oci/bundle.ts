@@ -11,6 +11,8 @@ import { removeOwner, writeOwner } from '../layer/owner.ts';
 import type { SandboxSpec } from '../types.ts';
 import { etcFiles, OCI_ETC_FILES } from './config.ts';
 import type { OciSources } from './config.ts';
+import { optionalInterpreter } from './config.ts';
+import { imageInterpreter } from '../layer/interpreter.ts';
 import { bindDescriptor, bindMount, unmountUnder } from './mounts.ts';
 import { createLoopbackNetns } from './netns.ts';
 import type { OciConfig } from './spec.ts';
@@ -37,6 +39,8 @@ export interface BundleOptions {
 }
 
 const STAGED = ['workspace', 'runtime', 'gateway'] as const;
+/** the staged interpreter: a file, where every other entry of mnt/ is a directory */
+const STAGED_INTERPRETER = 'interpreter';
 
 /** Fixed names, so that a reaper finds every part after a crash. */
 export function bundlePaths(dir: string) {
@@ -68,11 +72,17 @@ export async function removeBundleDir(dir: string): Promise<void> {
   if (!fs.existsSync(dir)) return removeOwner(dir);
   await unmountUnder(dir);
   const p = bundlePaths(dir);
-  for (const f of [p.config, p.ca, p.netns, p.pid, ...OCI_ETC_FILES.map((n) => path.join(p.etc, n))])
-    fs.rmSync(f, { force: true });
+  const files = [p.config, p.ca, p.netns, p.pid, path.join(p.mnt, STAGED_INTERPRETER)];
+  for (const f of [...files, ...OCI_ETC_FILES.map((n) => path.join(p.etc, n))]) fs.rmSync(f, { force: true });
   if (fs.existsSync(p.mnt)) for (const name of fs.readdirSync(p.mnt)) rmdirIfThere(path.join(p.mnt, name));
   for (const d of [p.etc, p.mnt, p.rootfs, dir]) rmdirIfThere(d);
   removeOwner(dir);
+}
+
+/** Promise.all that passes a failure on only once every step has settled. */
+async function allSettledFirst<T>(steps: Promise<T>[]): Promise<T[]> {
+  await Promise.allSettled(steps);
+  return Promise.all(steps);
 }
 
 async function stageSources(
@@ -86,17 +96,33 @@ async function stageSources(
     await bindMount(source, target);
     return target;
   };
-  const [workspace, runtime, gateway] = [
-    await stage(STAGED[0], spec.workspaceDir),
-    await stage(STAGED[1], spec.runtimeDir),
-    await stage(STAGED[2], spec.gatewayDir),
-  ];
-  const extraReadOnly: OciSources['extraReadOnly'] = [];
-  for (const [i, p] of spec.extraReadOnly.entries()) {
-    checkExtraBind(p);
-    extraReadOnly.push({ source: await stage(`extra-${i}`, p), destination: p });
-  }
-  return { workspace, runtime, gateway, extraReadOnly };
+  const stageFile = async (name: string, source: string): Promise<string> => {
+    const target = path.join(mnt, name);
+    fs.writeFileSync(target, '', { mode: 0o644, flag: 'wx' });
+    await bindMount(source, target);
+    return target;
+  };
+  for (const p of spec.extraReadOnly) checkExtraBind(p);
+  const interpreter = imageInterpreter(spec);
+  // each is a `mount` process of its own: all at once
+  const steps = [
+    stage(STAGED[0], spec.workspaceDir),
+    stage(STAGED[1], spec.runtimeDir),
+    stage(STAGED[2], spec.gatewayDir),
+    interpreter === undefined
+      ? Promise.resolve(undefined)
+      : stageFile(STAGED_INTERPRETER, interpreter.source).then((source) => ({
+          source,
+          target: interpreter.target,
+        })),
+    allSettledFirst(
+      spec.extraReadOnly.map(async (p, i) => ({ source: await stage(`extra-${i}`, p), destination: p })),
+    ),
+  ] as const;
+  // every one settled before a failure is passed on: the teardown must not race a mount still under way
+  await Promise.allSettled(steps);
+  const [workspace, runtime, gateway, stagedInterpreter, extraReadOnly] = await Promise.all(steps);
+  return { workspace, runtime, gateway, extraReadOnly, ...optionalInterpreter(stagedInterpreter) };
 }
 
 /** Host folders, bound from the descriptors the host checked (never their paths), under the bundle's mnt/. */
@@ -113,6 +139,34 @@ async function stageHostMounts(
     out.push({ source: target, destination: m.target, writable: !m.readOnly });
   }
   return out;
+}
+
+/** The generated /etc files and the CA bundle in the bundle, and the host paths as the runtime will open them. */
+async function stageBundleSources(
+  spec: SandboxSpec,
+  p: ReturnType<typeof bundlePaths>,
+  stage: boolean,
+): Promise<OciSources> {
+  fs.mkdirSync(p.etc, { mode: 0o755 });
+  for (const [name, content] of Object.entries(etcFiles()))
+    fs.writeFileSync(path.join(p.etc, name), content, { mode: 0o644, flag: 'wx' });
+  if (spec.caBundle !== undefined) fs.copyFileSync(spec.caBundle, p.ca, fs.constants.COPYFILE_EXCL);
+  const staged = stage
+    ? await stageSources(spec, p.mnt)
+    : {
+        workspace: spec.workspaceDir,
+        runtime: spec.runtimeDir,
+        gateway: spec.gatewayDir,
+        extraReadOnly: spec.extraReadOnly.map((e) => ({ source: e, destination: e })),
+        ...optionalInterpreter(imageInterpreter(spec)),
+      };
+  const hostMounts = await stageHostMounts(spec, p.mnt);
+  return {
+    ...staged,
+    etcDir: p.etc,
+    ...(spec.caBundle === undefined ? {} : { caBundle: p.ca }),
+    ...(hostMounts.length === 0 ? {} : { hostMounts }),
+  };
 }
 
 export async function prepareBundle(
@@ -154,44 +208,29 @@ export async function prepareBundle(
   try {
     fs.chownSync(dir, 0, ids.gid);
     fs.chmodSync(dir, 0o710);
-    // the two slow steps (a fuse server, an unshare) at once
     const timed = <T>(name: string, work: Promise<T>): Promise<T> => opts.phases?.time(name, work) ?? work;
-    const [acquired, netns] = await Promise.allSettled([
-      timed('layer', opts.layers.acquire({ imageDir: root.imageDir, layerDir: root.layerDir, ids })),
-      opts.netns ? timed('netns', createLoopbackNetns(p.netns)) : Promise.resolve(),
-    ]);
-    opts.phases?.mark('layerAndNetns');
-    // held before anything can throw, so that teardown gives it back
-    if (acquired.status === 'rejected') throw acquired.reason;
-    lease = acquired.value;
-    if (netns.status === 'rejected') throw netns.reason;
-    fs.mkdirSync(p.rootfs, { mode: 0o755 });
-    await bindMount(acquired.value.path, p.rootfs);
-    opts.phases?.mark('bindRoot');
-    fs.mkdirSync(p.etc, { mode: 0o755 });
-    for (const [name, content] of Object.entries(etcFiles()))
-      fs.writeFileSync(path.join(p.etc, name), content, { mode: 0o644, flag: 'wx' });
-    if (spec.caBundle !== undefined) fs.copyFileSync(spec.caBundle, p.ca, fs.constants.COPYFILE_EXCL);
-    const staged = opts.stage
-      ? await stageSources(spec, p.mnt)
-      : {
-          workspace: spec.workspaceDir,
-          runtime: spec.runtimeDir,
-          gateway: spec.gatewayDir,
-          extraReadOnly: spec.extraReadOnly.map((e) => ({ source: e, destination: e })),
-        };
-    const hostMounts = await stageHostMounts(spec, p.mnt);
-    opts.phases?.mark('stage');
+    // the slow steps (a fuse server, then a bind of its root; an unshare; the staging mounts) at once
+    const rooted = timed(
+      'layer',
+      opts.layers.acquire({ imageDir: root.imageDir, layerDir: root.layerDir, ids }),
+    ).then(async (acquired) => {
+      lease = acquired; // held before anything can throw, so that teardown gives it back
+      fs.mkdirSync(p.rootfs, { mode: 0o755 });
+      await timed('bindRoot', bindMount(acquired.path, p.rootfs));
+    });
+    const netns = opts.netns ? timed('netns', createLoopbackNetns(p.netns)) : Promise.resolve();
+    const sources = timed('stage', stageBundleSources(spec, p, opts.stage));
+    // every step settled before a failure is passed on: the teardown must not race a mount still under way
+    await Promise.allSettled([rooted, netns, sources]);
+    await rooted;
+    await netns;
+    const staged = await sources;
+    opts.phases?.mark('prepare');
     return {
       dir,
       rootPath: p.rootfs,
       ...(opts.netns ? { netnsPath: p.netns } : {}),
-      sources: {
-        ...staged,
-        etcDir: p.etc,
-        ...(spec.caBundle === undefined ? {} : { caBundle: p.ca }),
-        ...(hostMounts.length === 0 ? {} : { hostMounts }),
-      },
+      sources: staged,
       writeConfig: (config) =>
         fs.writeFileSync(p.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600, flag: 'wx' }),
       teardown,

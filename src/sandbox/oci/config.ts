@@ -9,6 +9,8 @@ import {
 } from '../../protocol/sandbox-env.ts';
 import { CorralError } from '../../util/errors.ts';
 import { checkExtraBind, SCRATCH_TMPFS_BYTES } from '../bwrap/argv.ts';
+import { imageInterpreter } from '../layer/interpreter.ts';
+import type { ImageFile } from '../layer/interpreter.ts';
 import type { SandboxSpec } from '../types.ts';
 import type { OciConfig, OciMount, OciNamespace, OciResources, OciRlimit } from './spec.ts';
 import { seccompProfile } from './seccomp.ts';
@@ -94,6 +96,8 @@ export interface OciSources {
   etcDir: string;
   caBundle?: string;
   extraReadOnly: { source: string; destination: string }[];
+  /** the runtime's interpreter, read-only from the base image (src/sandbox/layer/interpreter.ts) */
+  interpreter?: ImageFile;
   /** host folders (SandboxSpec.mounts), always staged in the bundle from their checked descriptors */
   hostMounts?: { source: string; destination: string; writable: boolean }[];
 }
@@ -107,8 +111,12 @@ export function specSources(spec: SandboxSpec): OciSources {
     etcDir: spec.etcDir,
     ...(spec.caBundle === undefined ? {} : { caBundle: spec.caBundle }),
     extraReadOnly: spec.extraReadOnly.map((p) => ({ source: p, destination: p })),
+    ...optionalInterpreter(imageInterpreter(spec)),
   };
 }
+
+export const optionalInterpreter = (f: ImageFile | undefined): { interpreter?: ImageFile } =>
+  f === undefined ? {} : { interpreter: f };
 
 function mounts(src: OciSources): OciMount[] {
   const list: OciMount[] = [
@@ -133,6 +141,7 @@ function mounts(src: OciSources): OciMount[] {
     },
   ];
   for (const f of OCI_ETC_FILES) list.push(bind(path.join(src.etcDir, f), `/etc/${f}`, false));
+  if (src.interpreter !== undefined) list.push(bind(src.interpreter.source, src.interpreter.target, false));
   if (src.caBundle !== undefined) list.push(bind(src.caBundle, SANDBOX_CA_BUNDLE, false));
   for (const { source, destination } of src.extraReadOnly) {
     checkExtraBind(destination);
