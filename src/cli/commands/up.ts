@@ -9,6 +9,7 @@ import type { LogLevel } from '../../util/log.ts';
 import { createLogger } from '../../util/log.ts';
 import { startApiServer } from '../../web/server.ts';
 import { approvalRoutes } from '../../web/approvals.ts';
+import { taskRoutes } from '../../web/tasks.ts';
 import { loadOrCreateApiToken, apiTokenFile } from '../../web/token.ts';
 import { createDashboard } from '../../web/dashboard/dashboard.ts';
 import { authenticate } from '../../web/auth.ts';
@@ -80,7 +81,14 @@ export function registerUp(program: Command, ctx: CliContext): void {
             intake: daemon.intake,
             events: daemon.events,
             metrics: daemon.metrics,
-            extraRoutes: approvalRoutes({ approvals: daemon.gov.approvals }),
+            extraRoutes: [
+              ...approvalRoutes({ approvals: daemon.gov.approvals }),
+              ...taskRoutes({
+                tasks: { store: daemon.store, gov: daemon.gov, now: () => daemon.clock.now() },
+                agent: (name) => daemon.catalog.get(name),
+                refresh: () => daemon.scheduler.refresh(),
+              }),
+            ],
             dashboard: createDashboard({
               ...daemon,
               home: ctx.home,

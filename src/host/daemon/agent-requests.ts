@@ -26,6 +26,7 @@ export function createAgentRequests(deps: AgentMessageDeps & { clock: Clock; sch
                 agent: agent.name,
                 prompt,
                 schedule,
+                flag: '', // the tool's arguments are named cron, every, at and tz, not --cron …
                 ...(missed === undefined ? {} : { missed: missed === 'run' ? 'run_once' : 'skip' }),
               },
             );

@@ -20,6 +20,8 @@ export interface NewTask {
   prompt: string;
   schedule: ScheduleInput;
   missed?: MissedPolicy;
+  /** how errors name the schedule's fields: '--' (the CLI's flags, the default) or '' (an API body, a tool call) */
+  flag?: string;
 }
 
 export interface TaskDeps {
@@ -67,7 +69,7 @@ export async function addTask(deps: TaskDeps, by: Actor, t: NewTask): Promise<Ta
   if (prompt === '') throw new CorralError('invalid_argument', 'a task needs a prompt', 'add --prompt TEXT');
   if (prompt.length > MAX_PROMPT_CHARS)
     throw new CorralError('invalid_argument', `the prompt is longer than ${MAX_PROMPT_CHARS} characters`);
-  const s = parseSchedule(t.schedule, deps.now().getTime());
+  const s = parseSchedule(t.schedule, deps.now().getTime(), t.flag);
   const missed = t.missed ?? 'run_once';
   const payload = { agent: t.agent, prompt, kind: s.kind, schedule: s.schedule, tz: s.tz, missed };
   await allowed(deps, by, t.agent, `schedule a task for agent ${t.agent}`, payload);
