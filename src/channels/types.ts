@@ -2,10 +2,14 @@
 // and the host's outbox items back to the platform. One small required core; typing is an optional capability.
 import { z } from 'zod';
 import type { OutboxRow } from '../store/daemon-types.ts';
+import type { DeliveryJournal } from './delivery-journal.ts';
 
 export interface OutboxChannel {
-  /** Resolves once the receiver accepted the item; throws to retry, or a PermanentDeliveryError to give up. */
-  deliver(item: OutboxRow, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves once the receiver accepted the item; throws to retry, or a PermanentDeliveryError to give up. An
+   * item sent in parts resumes after the parts `journal` says were confirmed (the outbox's, kept in the store).
+   */
+  deliver(item: OutboxRow, signal: AbortSignal, journal?: DeliveryJournal): Promise<void>;
 }
 
 /** The receiver will never take this item (a 4xx, an unknown channel): no retry. */

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { errorMessage } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
+import { memoryJournal, sendParts } from './delivery-journal.ts';
 import { createStatus } from './status.ts';
 import type { ChannelAdapter, ChannelSink, InboundMessage } from './types.ts';
 import { parseChatDelivery, splitText } from './types.ts';
@@ -151,31 +152,32 @@ export function createWebhookAdapter(
         if (!res.headersSent) answer(res, 503, { error: 'not taken now; retry' });
       }
     },
-    async deliver(item, signal) {
+    async deliver(item, signal, journal) {
       const d = parseChatDelivery(item);
       const url = opts.url;
       if (url === undefined) return; // nowhere to push: the reply is in the conversation
       const parts = splitText(d.text, WEBHOOK_TEXT_LIMIT);
+      // one POST per part, each under its own key, so a receiver deduplicates parts too (a part in doubt after
+      // a crash goes out again under the same key: exactly once for a receiver that keeps keys)
+      const posts = parts.map((_, i) => async () => {
+        const key = parts.length === 1 ? item.key : `${item.key}:${i + 1}/${parts.length}`;
+        const last = i === parts.length - 1;
+        const body = {
+          key,
+          channel: name,
+          chat: d.to.chat,
+          ...(d.to.thread === undefined ? {} : { thread: d.to.thread }),
+          ...(d.to.replyTo === undefined ? {} : { replyTo: d.to.replyTo }),
+          status: d.status ?? 'done',
+          text: parts[i] ?? '',
+          ...(parts.length === 1 ? {} : { part: i + 1, parts: parts.length }),
+          files: last ? d.files : [],
+        };
+        const timeout = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
+        await postWebhook(url, key, body, { signal, secret: opts.secret, now, ...timeout });
+      });
       try {
-        for (let i = progress.get(item.key) ?? 0; i < parts.length; i++) {
-          // one POST per part, each under its own key, so a receiver deduplicates parts too
-          const key = parts.length === 1 ? item.key : `${item.key}:${i + 1}/${parts.length}`;
-          const last = i === parts.length - 1;
-          const body = {
-            key,
-            channel: name,
-            chat: d.to.chat,
-            ...(d.to.thread === undefined ? {} : { thread: d.to.thread }),
-            ...(d.to.replyTo === undefined ? {} : { replyTo: d.to.replyTo }),
-            status: d.status ?? 'done',
-            text: parts[i] ?? '',
-            ...(parts.length === 1 ? {} : { part: i + 1, parts: parts.length }),
-            files: last ? d.files : [],
-          };
-          const timeout = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
-          await postWebhook(url, key, body, { signal, secret: opts.secret, now, ...timeout });
-          progress.set(item.key, i + 1);
-        }
+        await sendParts(posts, journal ?? memoryJournal(progress, item.key), signal);
         progress.delete(item.key);
         status.set('connected');
       } catch (err) {

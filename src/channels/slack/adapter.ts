@@ -162,7 +162,7 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
     kind: 'slack',
     name: opts.name,
     status: () => current,
-    deliver: (item, signal) =>
+    deliver: (item, signal, journal) =>
       deliverToSlack(
         {
           client,
@@ -172,6 +172,7 @@ export function createSlackChannel(opts: SlackChannelOptions): ChannelAdapter {
         },
         item,
         signal,
+        journal,
       ),
     async start(sink, signal) {
       setState('starting');

@@ -2,6 +2,8 @@
 // all in the item's thread. A retried item resumes after the pieces already posted, so nobody reads one twice.
 import { webApi } from '@slack/bolt';
 import type { OutboxRow } from '../../store/daemon-types.ts';
+import type { DeliveryJournal } from '../delivery-journal.ts';
+import { memoryJournal, sendParts } from '../delivery-journal.ts';
 import { parseChatDelivery, PermanentDeliveryError, splitText } from '../types.ts';
 
 /** Slack shows up to 4,000 characters of a message's text well (it refuses past 40,000); we split there. */
@@ -50,37 +52,41 @@ export interface DeliverDeps {
   authFailed: (code: string) => void;
 }
 
-export async function deliverToSlack(deps: DeliverDeps, item: OutboxRow, signal: AbortSignal): Promise<void> {
+export async function deliverToSlack(
+  deps: DeliverDeps,
+  item: OutboxRow,
+  signal: AbortSignal,
+  journal: DeliveryJournal = memoryJournal(deps.progress, item.key),
+): Promise<void> {
   const d = parseChatDelivery(item);
   const chunks = d.text.trim() === '' ? [] : splitText(d.text, SLACK_TEXT_LIMIT);
   const thread = d.to.thread;
-  const steps = chunks.length + d.files.length;
-  try {
-    for (let i = deps.progress.get(item.key) ?? 0; i < steps; i++) {
-      signal.throwIfAborted();
-      const chunk = chunks[i];
-      const file = d.files[i - chunks.length];
-      if (chunk !== undefined) {
-        await deps.client.chat.postMessage({
-          channel: d.to.chat,
-          text: chunk,
-          ...(thread === undefined ? {} : { thread_ts: thread }),
-        });
-      } else if (file !== undefined) {
-        const upload = {
-          file: Buffer.from(file.content, 'base64'),
-          filename: file.name,
-          ...(file.caption === undefined ? {} : { initial_comment: file.caption }),
-        };
-        await deps.client.filesUploadV2(
-          thread === undefined
-            ? { ...upload, channel_id: d.to.chat }
-            : { ...upload, channel_id: d.to.chat, thread_ts: thread },
-        );
-      }
-      deps.progress.set(item.key, i + 1);
-      if (thread !== undefined) deps.posted(`${d.to.chat}/${thread}`);
+  const steps = Array.from({ length: chunks.length + d.files.length }, (_, i) => async () => {
+    const chunk = chunks[i];
+    const file = d.files[i - chunks.length];
+    if (chunk !== undefined) {
+      await deps.client.chat.postMessage({
+        channel: d.to.chat,
+        text: chunk,
+        ...(thread === undefined ? {} : { thread_ts: thread }),
+      });
+    } else if (file !== undefined) {
+      const upload = {
+        file: Buffer.from(file.content, 'base64'),
+        filename: file.name,
+        ...(file.caption === undefined ? {} : { initial_comment: file.caption }),
+      };
+      await deps.client.filesUploadV2(
+        thread === undefined
+          ? { ...upload, channel_id: d.to.chat }
+          : { ...upload, channel_id: d.to.chat, thread_ts: thread },
+      );
     }
+    if (thread !== undefined) deps.posted(`${d.to.chat}/${thread}`);
+  });
+  try {
+    // chat.postMessage has no idempotency key: a part in doubt after a crash goes out again (delivery-journal.ts)
+    await sendParts(steps, journal, signal);
     deps.progress.delete(item.key);
   } catch (err) {
     const code = slackErrorCode(err);

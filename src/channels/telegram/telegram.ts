@@ -8,6 +8,8 @@ import { Api, GrammyError, HttpError, InputFile } from 'grammy';
 import type { OutboxRow } from '../../store/daemon-types.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
+import type { DeliveryJournal } from '../delivery-journal.ts';
+import { memoryJournal, sendParts } from '../delivery-journal.ts';
 import { createStatus, sleep } from '../status.ts';
 import type { ChannelAdapter, ChannelSink, ChatAddress, InboundMessage } from '../types.ts';
 import { parseChatDelivery, PermanentDeliveryError, reconnectDelayMs, splitText } from '../types.ts';
@@ -331,7 +333,7 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
         clearTimeout(timer);
       }
     },
-    async deliver(item: OutboxRow, signal: AbortSignal) {
+    async deliver(item: OutboxRow, signal: AbortSignal, journal?: DeliveryJournal) {
       const d = parseChatDelivery(item);
       const parts = splitText(d.text, TELEGRAM_TEXT_LIMIT).filter((p) => p.length > 0);
       const thread = d.to.thread === undefined ? {} : { message_thread_id: Number(d.to.thread) };
@@ -366,11 +368,9 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
         ),
       ];
       try {
-        for (let i = progress.get(item.key) ?? 0; i < steps.length; i++) {
-          const step = steps[i];
-          if (step !== undefined) await call(step, signal);
-          progress.set(item.key, i + 1);
-        }
+        // sendMessage has no idempotency key: a part in doubt after a crash goes out again (delivery-journal.ts)
+        const parts = steps.map((step) => () => call(step, signal));
+        await sendParts(parts, journal ?? memoryJournal(progress, item.key), signal);
         progress.delete(item.key);
       } catch (err) {
         if (err instanceof GrammyError && (err.error_code === 400 || err.error_code === 403)) {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sendParts } from '../../channels/delivery-journal.ts';
 import { PermanentDeliveryError } from '../../channels/types.ts';
 import type { OutboxChannel } from '../../channels/types.ts';
 import { createWebhookChannel } from '../../channels/webhook.ts';
@@ -100,6 +101,57 @@ describe('outbox', () => {
     await clock.advance(24 * 3_600_000);
     expect(store.getOutbox(gone)).toMatchObject({ status: 'failed', attempts: 1, lastError: '410 gone' });
     expect(store.getOutbox(flaky)).toMatchObject({ status: 'failed', attempts: MAX_DELIVERY_ATTEMPTS });
+  });
+
+  it('journals the parts of a delivery: a retry resumes after the confirmed ones; after a crash only the part in doubt goes again', async () => {
+    const key = pendingDelivery();
+    const wire: string[] = [];
+    let failOnce = 'p1';
+    const journals: { partsDone: number; inDoubt: number | null }[] = [];
+    const parted: OutboxChannel = {
+      async deliver(_item, signal, journal) {
+        if (journal === undefined) throw new Error('the outbox always passes its journal');
+        journals.push({ partsDone: journal.partsDone, inDoubt: journal.inDoubt });
+        const part = (name: string) => () => {
+          if (name === failOnce) {
+            failOnce = '';
+            return Promise.reject(new Error('connection reset'));
+          }
+          wire.push(name);
+          return Promise.resolve();
+        };
+        await sendParts([part('p0'), part('p1'), part('p2')], journal, signal);
+      },
+    };
+    const outbox = createOutbox({ store, clock, log: silentLogger, channels: { webhook: parted } });
+    outbox.kick();
+    await clock.advance(0);
+    expect(wire).toEqual(['p0']);
+    expect(store.outboxJournal(key)).toEqual({ partsDone: 1, sendingPart: 1 });
+    await clock.advance(retryDelayMs(1));
+    expect(wire).toEqual(['p0', 'p1', 'p2']);
+    expect(journals).toEqual([
+      { partsDone: 0, inDoubt: null },
+      { partsDone: 1, inDoubt: 1 },
+    ]);
+    expect(store.getOutbox(key)?.status).toBe('delivered');
+
+    // a host killed while part 2 of another delivery was on the wire: the next host sends part 2 alone
+    const crashed = pendingDelivery('http://127.0.0.1:9/other');
+    store.outboxSending(crashed, 0);
+    store.outboxPartSent(crashed, 0);
+    store.outboxPartSent(crashed, 1);
+    store.outboxSending(crashed, 2);
+    wire.length = 0;
+    journals.length = 0;
+    const next = createOutbox({ store, clock, log: silentLogger, channels: { webhook: parted } });
+    next.kick();
+    await clock.advance(0);
+    expect(journals).toEqual([{ partsDone: 2, inDoubt: 2 }]);
+    expect(wire).toEqual(['p2']);
+    expect(store.getOutbox(crashed)?.status).toBe('delivered');
+    await outbox.stop(0);
+    await next.stop(0);
   });
 
   it('webhook: POSTs the payload with the key as Idempotency-Key; a 4xx is permanent, a 5xx is retried', async () => {

@@ -1,6 +1,9 @@
 // Delivers the outbox: each item goes to its channel under its idempotency key, is marked delivered after the
-// channel accepted it, and is retried with backoff otherwise. A crash between sending and marking sends it again
-// under the same key, which is how the receiver recognises the repeat. Event-driven: a timer to the next due item.
+// channel accepted it, and is retried with backoff otherwise. The parts of an item (a long reply split at the
+// platform's limit) are journaled in the store, so a crash between sending and marking repeats at most the part
+// that was on the wire: under the same key, which is how a webhook receiver recognises it; on a platform without
+// keys (Telegram, Slack) that one part may show twice — never none. Event-driven: a timer to the next due item.
+import type { DeliveryJournal } from '../../channels/delivery-journal.ts';
 import type { OutboxChannel } from '../../channels/types.ts';
 import { PermanentDeliveryError } from '../../channels/types.ts';
 import type { OutboxRow } from '../../store/daemon-types.ts';
@@ -34,11 +37,28 @@ export function createOutbox(deps: {
   let cancelTimer: (() => void) | undefined;
   let stopped = false;
 
+  /** The delivery's journal in the store: each part is recorded before it is sent and once it was confirmed. */
+  const journalOf = (item: OutboxRow): DeliveryJournal => {
+    const { partsDone, sendingPart } = store.outboxJournal(item.key);
+    if (sendingPart !== null)
+      log.info('a part of this delivery may have arrived already; sending it again', {
+        key: item.key,
+        channel: item.channel,
+        part: sendingPart,
+      });
+    return {
+      partsDone,
+      inDoubt: sendingPart,
+      sending: (part) => store.outboxSending(item.key, part),
+      sent: (part) => store.outboxPartSent(item.key, part),
+    };
+  };
+
   const deliver = async (item: OutboxRow): Promise<void> => {
     const channel = deps.channels[item.channel] ?? deps.lookup?.(item.channel);
     try {
       if (channel === undefined) throw new PermanentDeliveryError(`no channel '${item.channel}'`);
-      await channel.deliver(withFileContents(store, item), abort.signal);
+      await channel.deliver(withFileContents(store, item), abort.signal, journalOf(item));
       store.outboxDelivered(item.key);
       deps.onDelivered?.(item);
     } catch (err) {
