@@ -369,8 +369,8 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
       ];
       try {
         // sendMessage has no idempotency key: a part in doubt after a crash goes out again (delivery-journal.ts)
-        const parts = steps.map((step) => () => call(step, signal));
-        await sendParts(parts, journal ?? memoryJournal(progress, item.key), signal);
+        const calls = steps.map((step) => () => call(step, signal));
+        await sendParts(calls, journal ?? memoryJournal(progress, item.key), signal);
         progress.delete(item.key);
       } catch (err) {
         if (err instanceof GrammyError && (err.error_code === 400 || err.error_code === 403)) {
