@@ -1,12 +1,14 @@
 // The Telegram adapter against the Bot API stand-in (test/fixtures/telegram-api.ts): the channel contract, and
 // what only Telegram has: groups, pairing, typing, documents, a revoked token.
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TelegramStandIn } from '../../../test/fixtures/telegram-api.ts';
 import { BOT, startTelegramStandIn } from '../../../test/fixtures/telegram-api.ts';
 import { silentLogger } from '../../util/log.ts';
 import { channelContract } from '../channel.contract.ts';
 import type { ChannelSink, InboundMessage, IntakeResult } from '../types.ts';
+import { newWebhookSecret } from './webhook.ts';
 import { createTelegramChannel, PAIRED_NOTICE, TELEGRAM_TEXT_LIMIT, UNPAIRED_NOTICE } from './telegram.ts';
 
 const fast = { pollTimeoutSeconds: 1, backoff: () => 50 };
@@ -47,6 +49,63 @@ channelContract('telegram', async ({ name, log }) => {
     down: () => api.stop(),
     up: () => api.restart(),
     close: () => api.close(),
+  };
+});
+
+// the same contract in webhook mode: updates come as POSTs from "Telegram" (the stand-in) to the adapter's route
+channelContract('telegram-webhook', async ({ name, log }) => {
+  const api = await startTelegramStandIn();
+  const adapter = createTelegramChannel({
+    name,
+    token: api.token,
+    apiRoot: api.apiRoot,
+    log,
+    pairing: paired,
+    webhook: { url: 'https://bot.example.com/hook', secret: newWebhookSecret() },
+    ...fast,
+  });
+  const server = createServer((req, res) => void adapter.handleWebhook(req, res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  const origin = `http://127.0.0.1:${addr !== null && typeof addr === 'object' ? addr.port : 0}`;
+  const hooked = async (): Promise<void> => {
+    // the webhook is set and the route takes updates (a failed delivery later makes it `retrying`, not deaf)
+    while (adapter.status().state === 'starting' || api.webhook() === undefined)
+      await new Promise((r) => setTimeout(r, 20));
+  };
+  return {
+    adapter,
+    limit: TELEGRAM_TEXT_LIMIT,
+    chats: { bound: '1001', unknown: '1002' },
+    async inbound(m) {
+      await hooked();
+      const r = await api.postUpdate(origin, {
+        chat: { id: Number(m.chat), type: 'private' },
+        from: { id: Number(m.sender), first_name: 'Ann' },
+        text: m.text,
+      });
+      if (r.status !== 200) throw new Error(`webhook answered ${r.status}`);
+    },
+    async malformed() {
+      await hooked();
+      const r = await api.postRaw(origin, { message: { message_id: 'not a number', chat: 5 } });
+      if (r.status !== 200) throw new Error(`webhook answered ${r.status}`);
+    },
+    delivered: () =>
+      api.sent
+        .filter((s) => s.method === 'sendMessage')
+        .map((s) => ({ chat: String(s.params['chat_id']), text: String(s.params['text']) })),
+    rateLimitNext: (seconds) => api.failNext('sendMessage', { code: 429, retryAfter: seconds }),
+    deliveryCalls: () => api.calls.filter((c) => c.method === 'sendMessage').length,
+    down: () => api.stop(),
+    up: () => api.restart(),
+    async close() {
+      await new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      });
+      await api.close();
+    },
   };
 });
 

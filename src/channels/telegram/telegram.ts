@@ -100,6 +100,7 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
   const progress = new Map<string, number>();
   const lastNotice = new Map<string, number>();
   let bot: BotIdentity | undefined;
+  const connectedDetail = opts.webhook === undefined ? {} : { detail: 'webhook' };
   /** webhook mode, while the webhook is set: where updates go */
   let live: { sink: ChannelSink; signal: AbortSignal; me: BotIdentity } | undefined;
 
@@ -228,7 +229,7 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
         );
         log.info('telegram webhook set', { channel: name, bot: me.username, url: hook.url });
         live = { sink, signal, me };
-        status.set('connected', { detail: 'webhook' });
+        status.set('connected', connectedDetail);
         await new Promise<void>((resolve) =>
           signal.addEventListener('abort', () => resolve(), { once: true }),
         );
@@ -372,6 +373,8 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
         const calls = steps.map((step) => () => call(step, signal));
         await sendParts(calls, journal ?? memoryJournal(progress, item.key), signal);
         progress.delete(item.key);
+        // in webhook mode deliveries are the only calls that show the Bot API is reachable again
+        if (status.get().state === 'retrying') status.set('connected', connectedDetail);
       } catch (err) {
         if (err instanceof GrammyError && (err.error_code === 400 || err.error_code === 403)) {
           progress.delete(item.key);
@@ -380,6 +383,8 @@ export function createTelegramChannel(opts: TelegramOptions): TelegramChannel {
         }
         if (tokenRejected(err))
           status.set('failed', { detail: 'token rejected by Telegram (401)', fix: TOKEN_FIX });
+        else if (err instanceof HttpError)
+          status.set('retrying', { detail: 'cannot reach the Telegram Bot API' });
         throw err;
       }
     },
