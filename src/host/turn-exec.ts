@@ -24,6 +24,8 @@ export interface TurnResult {
   stopReason: 'end' | 'max_steps' | 'cancelled';
   /** limits the sandbox ran into during the turn, e.g. "memory limit 512 MiB reached; the process was stopped" */
   limits?: string[];
+  /** files the agent sent with the reply (send_file), stored with it */
+  files?: FileMeta[];
 }
 
 export interface SessionHooks {
@@ -221,6 +223,7 @@ export async function executeTurn(deps: TurnExecDeps, job: TurnJob): Promise<Tur
       text: outcome.text,
       stopReason: outcome.stopReason,
       ...(limits.length > 0 ? { limits } : {}),
+      ...(sent.length > 0 ? { files: sent.map(fileMeta) } : {}),
     };
   } catch (err) {
     // a dead or unresponsive sandbox is replaced on the next message; the conversation lives in the store

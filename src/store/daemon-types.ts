@@ -168,6 +168,8 @@ export interface QueueStore {
   listMessageFiles(messageId: string): FileMeta[];
   /** One of those files with its content. */
   getMessageFile(messageId: string, fileId: string): FileInsert | undefined;
+  /** Every file sent in a session, with the message it answers and that message's reply (to show them there). */
+  listSessionFiles(sessionId: string): (FileMeta & { messageId: string; replyId: string | null })[];
   failMessage(f: { messageId: string; runId: string | null; error: string; outbox: OutboxInsert[] }): void;
   /**
    * After a crash: queued messages that were running go back to the queue, or fail with `reason` once they

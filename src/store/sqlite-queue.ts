@@ -23,6 +23,7 @@ const FileMetaDb = z.object({
   caption: z.string().nullable(),
 });
 const FileDb = FileMetaDb.extend({ content: z.instanceof(Buffer) });
+const SessionFileDb = FileMetaDb.extend({ message_id: z.string(), reply_id: z.string().nullable() });
 const CompactionDb = z.object({ covers: z.number().int(), summary: z.string() });
 
 function statements(db: Database.Database) {
@@ -103,6 +104,11 @@ function statements(db: Database.Database) {
     ),
     getFile: p(
       'SELECT id, name, mime, size, sha256, caption, content FROM message_files WHERE message_id = ? AND id = ?',
+    ),
+    sessionFiles: p(
+      `SELECT f.id, f.name, f.mime, f.size, f.sha256, f.caption, f.message_id, m.reply_id
+       FROM message_files f JOIN messages m ON m.id = f.message_id
+       WHERE m.session_id = ? ORDER BY m.created_at, m.rowid, f.seq`,
     ),
     getOutbox: p('SELECT * FROM outbox WHERE key = ?'),
     listOutbox: p('SELECT * FROM outbox WHERE message_id = ? ORDER BY rowid'),
@@ -274,6 +280,11 @@ export function createQueueStore(
     listOutbox: (messageId) => q.listOutbox.all(messageId).map((r) => parseRow(OutboxDb, r, 'outbox')),
     listMessageFiles: (messageId) =>
       q.listFiles.all(messageId).map((r) => parseRow(FileMetaDb, r, 'message_files')),
+    listSessionFiles: (sessionId) =>
+      q.sessionFiles.all(sessionId).map((r) => {
+        const { message_id, reply_id, ...meta } = parseRow(SessionFileDb, r, 'message_files');
+        return { ...meta, messageId: message_id, replyId: reply_id };
+      }),
     getMessageFile(messageId, fileId) {
       const row: unknown = q.getFile.get(messageId, fileId);
       return row === undefined ? undefined : parseRow(FileDb, row, 'message_files');

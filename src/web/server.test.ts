@@ -1,6 +1,6 @@
 // The HTTP API in-process over the real message service, store and router; turns are played by a stand-in that
 // commits a reply at once (the sandboxes are covered end to end in test/e2e/daemon.e2e.test.ts).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
@@ -27,6 +27,17 @@ import { sha256Hex } from './auth.ts';
 import { createApiHandler } from './server.ts';
 
 const TOKEN = 'test-token-0123456789abcdefghijklmnopqrstuv';
+/** what the stand-in turn sends with its reply to 'send a file' (as send_file would) */
+const fileBytes = Buffer.from('<html><script>alert(1)</script></html>');
+const sentFile = {
+  id: '0b9f3c52-7d4e-4f7a-9d8e-1c2b3a4d5e6f',
+  name: 'päge "1"(2).html',
+  mime: 'text/html',
+  size: fileBytes.length,
+  sha256: createHash('sha256').update(fileBytes).digest('hex'),
+  caption: 'a page',
+  content: fileBytes,
+};
 let server: Server;
 let base: string;
 let store: Store;
@@ -71,6 +82,7 @@ beforeEach(async () => {
         stopReason: 'end',
         cancelled: false,
         outbox: [],
+        files: m.text === 'send a file' ? [sentFile] : [],
       });
       events.publish({ type: 'reply', agent: m.agent, messageId: m.id, thread: 'default', text: reply });
       return 'done';
@@ -162,6 +174,38 @@ describe('HTTP API', () => {
     });
     const other: unknown = await (await get('/v1/agents/alpha/messages')).json();
     expect(other).toMatchObject({ thread: 'default', messages: [] });
+  });
+
+  it('lists the files sent with a reply and serves each as an inert download, behind the token', async () => {
+    const { id } = z(await (await post('/v1/agents/alpha/messages', { text: 'send a file' })).json());
+    const m = await waitDone(id);
+    const url = `/v1/messages/${id}/files/${sentFile.id}`;
+    const { content: _content, ...meta } = sentFile;
+    expect(m['files']).toEqual([{ ...meta, messageId: id, url }]);
+    const res = await get(url);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(fileBytes)).toBe(true);
+    expect(res.headers.get('content-type')).toBe('text/html');
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="p_ge _1_(2).html"; filename*=UTF-8''p%C3%A4ge%20%221%22%282%29.html`,
+    );
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toContain('sandbox');
+    expect(res.headers.get('x-corral-sha256')).toBe(sentFile.sha256);
+    expect((await fetch(base + url)).status).toBe(401);
+    const other = z(await (await post('/v1/agents/alpha/messages', { text: 'no file' })).json()).id;
+    await waitDone(other);
+    expect((await get(`/v1/messages/${other}/files/${sentFile.id}`)).status).toBe(404);
+    expect((await get(`/v1/messages/${id}/files/../../healthz`)).status).toBe(404);
+    const conv: unknown = await (await get('/v1/agents/alpha/messages')).json();
+    expect(conv).toMatchObject({
+      messages: [
+        { role: 'user', text: 'send a file' },
+        { role: 'assistant', files: [{ name: sentFile.name, url }] },
+        { role: 'user', text: 'no file' },
+        { role: 'assistant', text: 'echo: no file' },
+      ],
+    });
   });
 
   it('shows a queued message’s place', async () => {

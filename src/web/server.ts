@@ -16,6 +16,7 @@ import { HttpError, readJsonBody, sendError, sendJson } from './http-util.ts';
 import type { DashboardHandler } from './dashboard/dashboard.ts';
 import { isDashboardPath } from './dashboard/dashboard.ts';
 import { streamEvents } from './sse.ts';
+import { sendFileDownload } from './file-download.ts';
 import type { LoadedPolicy } from '../policy/policy.ts';
 import { API_OPERATOR, authenticateRequest, callerOf } from './auth.ts';
 
@@ -146,6 +147,17 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
         const m = UUID.test(id ?? '') ? deps.messages.get(id ?? '') : undefined;
         if (m === undefined) throw new HttpError(404, 'message_unknown', `no message '${id}'`);
         sendJson(res, 200, m);
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/v1\/messages\/([^/]+)\/files\/([^/]+)$/,
+      handler: (_req, res, [id, fileId]) => {
+        const ok = UUID.test(id ?? '') && UUID.test(fileId ?? '');
+        const file = ok ? deps.messages.file(id ?? '', fileId ?? '') : undefined;
+        if (file === undefined)
+          throw new HttpError(404, 'file_unknown', `no file '${fileId}' in message '${id}'`);
+        sendFileDownload(res, file);
       },
     },
     {

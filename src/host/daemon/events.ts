@@ -22,7 +22,15 @@ export type DaemonEvent =
   | { type: 'run.done'; agent: string; messageId: string; stopReason: string; ms: number }
   | { type: 'run.failed'; agent: string; messageId: string; error: string }
   | { type: 'run.requeued'; agent: string; messageId: string }
-  | { type: 'reply'; agent: string; messageId: string; thread: string; text: string }
+  | {
+      type: 'reply';
+      agent: string;
+      messageId: string;
+      thread: string;
+      text: string;
+      /** files sent with it (GET /v1/messages/MESSAGE/files/ID) */
+      files?: { id: string; name: string; size: number }[];
+    }
   | { type: 'task.fired'; agent: string; taskId: string; messageId: string }
   | { type: 'task.skipped'; agent: string; taskId: string; reason: string }
   | { type: 'agent.loaded'; agent: string }

@@ -1,6 +1,6 @@
 // The daemon's message operations as channels see them: accept (commit, then queue), look one up, read a
 // conversation. Sessions are per (agent, channel, thread): the session key is `channel:thread`.
-import type { InboundRow, MessageKind, ReplyTarget } from '../../store/daemon-types.ts';
+import type { FileInsert, FileMeta, InboundRow, MessageKind, ReplyTarget } from '../../store/daemon-types.ts';
 import type { Store } from '../../store/types.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { QueuePosition, Router } from '../queue/router.ts';
@@ -27,6 +27,21 @@ export interface MessageView {
   queue?: QueuePosition;
   /** accept() found it committed already under the same platform key: a redelivery, not run again */
   duplicate?: true;
+  /** files the agent sent with the reply (send_file); each downloads from `url` */
+  files?: FileView[];
+}
+
+/** A file sent with a reply, as the API lists it: its content is at `url` (GET, same auth as the API). */
+export interface FileView {
+  id: string;
+  /** the message whose reply carried it */
+  messageId: string;
+  name: string;
+  mime: string;
+  size: number;
+  sha256: string;
+  caption: string | null;
+  url: string;
 }
 
 export interface ConversationEntry {
@@ -36,9 +51,19 @@ export interface ConversationEntry {
   status: PublicStatus;
   error: string | null;
   createdAt: string;
+  /** on a reply: the files the agent sent with it */
+  files?: FileView[];
 }
 
 const publicStatus = (s: InboundRow['status']): PublicStatus => (s === 'received' ? 'queued' : s);
+export const fileUrl = (messageId: string, fileId: string): string =>
+  `/v1/messages/${messageId}/files/${fileId}`;
+const fileView = (messageId: string, f: FileMeta): FileView => ({
+  ...f,
+  messageId,
+  url: fileUrl(messageId, f.id),
+});
+
 export const sessionKey = (channel: string, thread: string): string => `${channel}:${thread}`;
 
 export function createMessageService(deps: {
@@ -66,6 +91,7 @@ export function createMessageService(deps: {
       createdAt: m.createdAt,
       updatedAt: m.updatedAt,
       ...(queue ? { queue } : {}),
+      files: store.listMessageFiles(m.id).map((f) => fileView(m.id, f)),
     };
   };
   const mustKnow = (agent: string): void => {
@@ -136,6 +162,12 @@ export function createMessageService(deps: {
       mustKnow(agent);
       const session = store.findSession(agent, sessionKey(channel, thread));
       if (session === undefined) return [];
+      const files = new Map<string, FileView[]>(); // by the reply they came with
+      for (const f of store.listSessionFiles(session.id)) {
+        if (f.replyId === null) continue;
+        const { messageId, replyId, ...meta } = f;
+        files.set(replyId, [...(files.get(replyId) ?? []), fileView(messageId, meta)]);
+      }
       return store.listMessages(session.id).map((m) => ({
         id: m.id,
         role: m.role,
@@ -143,7 +175,12 @@ export function createMessageService(deps: {
         status: publicStatus(m.status),
         error: m.error,
         createdAt: m.createdAt,
+        ...(files.has(m.id) ? { files: files.get(m.id) } : {}),
       }));
+    },
+    /** A file sent with the reply to message `messageId`, with its content. */
+    file(messageId: string, fileId: string): FileInsert | undefined {
+      return store.getMessageFile(messageId, fileId);
     },
   };
 }

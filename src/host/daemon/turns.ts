@@ -140,7 +140,14 @@ export function createTurnRunner(deps: {
       const ms = timings();
       for (const message of result.limits ?? []) events.publish({ type: 'limit.hit', ...base, message });
       events.publish({ type: 'run.done', ...base, stopReason: result.stopReason, ms: ms.turn });
-      events.publish({ type: 'reply', ...base, thread: threadOf(message.sessionKey), text: result.text });
+      const files = result.files?.map((f) => ({ id: f.id, name: f.name, size: f.size }));
+      events.publish({
+        type: 'reply',
+        ...base,
+        thread: threadOf(message.sessionKey),
+        text: result.text,
+        ...(files === undefined ? {} : { files }),
+      });
       deps.onCommitted(message, 'done', ms);
       return broken ? 'broken' : 'done';
     } catch (err) {

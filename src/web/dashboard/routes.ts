@@ -13,6 +13,7 @@ import type { Router } from '../../host/queue/router.ts';
 import type { Store } from '../../store/types.ts';
 import { CorralError } from '../../util/errors.ts';
 import { HttpError, sendJson } from '../http-util.ts';
+import { sendFileDownload } from '../file-download.ts';
 import type { Outcome } from './agent-admin.ts';
 import {
   agentTemplate,
@@ -252,6 +253,16 @@ export function pageRoutes(deps: PageDeps): PageRoute[] {
   ];
 
   const chat: PageRoute[] = [
+    {
+      // a file an agent sent with a reply: the same bytes as GET /v1/messages/ID/files/FILE, behind the login
+      method: 'GET',
+      path: /^\/ui\/files\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/,
+      handler: (c) => {
+        const file = deps.messages.file(c.params[0] ?? '', c.params[1] ?? '');
+        if (file === undefined) throw new HttpError(404, 'file_unknown', 'no such file');
+        sendFileDownload(c.res, file);
+      },
+    },
     {
       method: 'GET',
       path: /^\/ui\/chat\/([^/]+)$/,

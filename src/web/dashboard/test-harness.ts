@@ -1,7 +1,7 @@
 // An in-process dashboard for tests: a temp $CORRAL_HOME, a real SQLite store, the real agent catalog, router,
 // message intake and governance, the API handler with the dashboard mounted, on a loopback port. Turns are
 // played by a stand-in that commits `echo: TEXT` at once (real sandboxes: test/e2e/dashboard.e2e.test.ts).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,18 @@ import { createSessions } from './sessions.ts';
 
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdefghijklmnopqrstuv';
 export const VIEWER_TOKEN = 'viewer-token-0123456789abcdefghijklmnopqrstu';
+
+/** What the stand-in turn sends with its reply to 'send a file' (as the send_file tool would). */
+const TEST_FILE_BYTES = Buffer.from('%PDF-1.4 not really');
+export const TEST_FILE = {
+  id: '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b',
+  name: '<b>report</b>.pdf',
+  mime: 'application/pdf',
+  size: TEST_FILE_BYTES.length,
+  sha256: createHash('sha256').update(TEST_FILE_BYTES).digest('hex'),
+  caption: 'Q3',
+  content: TEST_FILE_BYTES,
+};
 
 export interface TestDashboard {
   base: string;
@@ -95,6 +107,7 @@ export async function startTestDashboard(): Promise<TestDashboard> {
         stopReason: 'end',
         cancelled: false,
         outbox: [],
+        files: m.text === 'send a file' ? [TEST_FILE] : [],
       });
       events.publish({ type: 'reply', agent: m.agent, messageId: m.id, thread: 'web', text: reply });
       return Promise.resolve('done');

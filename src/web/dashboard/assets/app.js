@@ -112,6 +112,18 @@ function chat() {
     } else if (type === 'reply' && e.thread === thread) {
       const b = mine.get(e.messageId) ?? bubble('assistant', '');
       b.body.textContent = e.text;
+      if (Array.isArray(e.files) && e.files.length > 0) {
+        const ul = el('ul', 'files');
+        for (const f of e.files) {
+          const a = el('a', '', f.name);
+          a.href = `/ui/files/${encodeURIComponent(e.messageId)}/${encodeURIComponent(f.id)}`;
+          a.download = f.name;
+          const li = el('li');
+          li.append(a, ' ', el('span', 'muted', `${f.size} B`));
+          ul.append(li);
+        }
+        b.li.append(ul);
+      }
       b.li.classList.add('done');
       mine.delete(e.messageId);
     } else if (type === 'run.failed' && mine.has(e.messageId)) {
