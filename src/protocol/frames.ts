@@ -1,10 +1,11 @@
 // The control stream between host and runtime: newline-delimited JSON, each line one member of these unions,
 // validated on arrival on both sides. The runtime never receives a secret through this stream.
 import * as z from './zod-mini.ts';
-import { FILE_CHUNK_BYTES, HostRequest } from './requests.ts';
+import { HostRequest } from './requests.ts';
+import { FILE_CHUNK_BYTES, PROTOCOL_VERSION } from './wire.ts';
 import { ChatMessage, Usage } from './transcript.ts';
 
-export const PROTOCOL_VERSION = 1;
+export { MAX_FRAME_BYTES, PROTOCOL_VERSION } from './wire.ts';
 
 export const ProviderKind = z.enum(['anthropic', 'openai']);
 export type ProviderKind = z.infer<typeof ProviderKind>;
@@ -191,6 +192,3 @@ export type TurnErrorFrame = z.infer<typeof TurnErrorFrame>;
 export type RequestFrame = z.infer<typeof RequestFrame>;
 export type RequestResultFrame = z.infer<typeof RequestResultFrame>;
 export type FileChunkFrame = z.infer<typeof FileChunkFrame>;
-
-/** Longest line either side accepts; a bigger frame is a protocol error, not a reason to buffer forever. */
-export const MAX_FRAME_BYTES = 8 * 1024 * 1024;

@@ -1,7 +1,7 @@
 // Splits a byte stream into NDJSON frames and validates each against a schema; encodes frames as lines.
 import type { Readable, Writable } from 'node:stream';
 import type * as z from './zod-mini.ts';
-import { MAX_FRAME_BYTES } from './frames.ts';
+import { MAX_FRAME_BYTES } from './wire.ts';
 
 export class ProtocolError extends Error {
   readonly code = 'protocol_error';

@@ -42,8 +42,7 @@ export type SendMessageInput = z.infer<typeof SendMessageInput>;
 
 /** The biggest file send_file takes; the runtime refuses bigger ones, the host checks again. */
 export const MAX_SEND_FILE_BYTES = 20 * 1024 * 1024;
-/** Bytes per file_chunk frame: base64 of it stays far below MAX_FRAME_BYTES. */
-export const FILE_CHUNK_BYTES = 1024 * 1024;
+export { FILE_CHUNK_BYTES } from './wire.ts';
 
 export const SendFileInput = z.object({
   path: z

@@ -1,8 +1,7 @@
 // The runtime's control loop: starts the gateway bridge, announces itself with a `ready` frame, then runs the
 // turns the host sends, one at a time, until `shutdown` or the end of its input.
 import type { Readable, Writable } from 'node:stream';
-import { HostFrame, PROTOCOL_VERSION } from '../protocol/frames.ts';
-import type { RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
+import type { HostFrame, RuntimeFrame, TurnFrame } from '../protocol/frames.ts';
 import { readFrames, writeFrame } from '../protocol/ndjson.ts';
 import { startBridge } from './bridge.ts';
 import { collectStartReport } from './self-check.ts';
@@ -10,7 +9,7 @@ import type { runTurn } from './loop.ts';
 import { createModelClient, gatewayModelBaseURL, preloadProviders } from './providers/index.ts';
 import type { ModelBaseURL } from './providers/index.ts';
 import type { HostRequest } from '../protocol/requests.ts';
-import { FILE_CHUNK_BYTES } from '../protocol/requests.ts';
+import { FILE_CHUNK_BYTES, PROTOCOL_VERSION } from '../protocol/wire.ts';
 import type { ToolResult } from './tools/types.ts';
 
 export interface RuntimeOptions {
@@ -150,11 +149,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         return void stop();
     }
   };
-  const unsubscribe = readFrames(opts.input, HostFrame, {
-    onFrame,
-    onError: (err) => log('warn', err.message),
-    onEnd: () => void stop(),
-  });
+  let unsubscribe = (): void => undefined;
   // the start self-test: facts the host judges before it sends the first turn
   const checkAt = performance.now();
   const selfTest = await collectStartReport(opts.gatewaySocket, opts.env);
@@ -169,5 +164,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   );
   preloadProviders();
   loadTurnLoop().catch(() => undefined); // a failure shows on the first turn
+  // The frames' schemas (zod) load only now: the host sends nothing before `ready`, and what it sends from then
+  // on waits in the input stream until it is read.
+  const { HostFrame } = await import('../protocol/frames.ts');
+  unsubscribe = readFrames(opts.input, HostFrame, {
+    onFrame,
+    onError: (err) => log('warn', err.message),
+    onEnd: () => void stop(),
+  });
   return { port: bridge.port, done };
 }
