@@ -10,6 +10,7 @@ import { loadConfig, saveConfig } from '../src/config/config-file.ts';
 import { resolveHome } from '../src/config/home.ts';
 import { saveAgent } from '../src/config/agent-files.ts';
 import { AgentConfig } from '../src/config/schema.ts';
+import { unmountAgentVolume } from '../src/host/agent-volume.ts';
 import { launchSandbox } from '../src/host/launch.ts';
 import { TRIVIAL_SANDBOX_ARGS } from '../src/sandbox/bwrap/probe.ts';
 import { openHost } from '../src/host/open.ts';
@@ -108,6 +109,7 @@ export async function runBench(opts: {
       };
     } finally {
       await opened.close();
+      await unmountAgentVolume(ctx.home, 'bench'); // as root the agent's data is a mounted volume
     }
   } finally {
     await server.close();
