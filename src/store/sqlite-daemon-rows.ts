@@ -1,21 +1,7 @@
 // zod schemas for the daemon's rows (inbound queue, outbox, tasks); like sqlite-rows.ts, nothing read is cast.
 import { z } from 'zod';
 import type { InboundRow, OutboxRow, ReplyTarget, TaskRow } from './daemon-types.ts';
-
-function jsonText<T extends z.core.$ZodType>(schema: T) {
-  return z
-    .string()
-    .transform((text, ctx): unknown => {
-      try {
-        const value: unknown = JSON.parse(text);
-        return value;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-}
+import { jsonText } from './sqlite-rows.ts';
 
 const int = z.number().int();
 

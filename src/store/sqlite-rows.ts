@@ -18,7 +18,7 @@ import type {
 import type { Sealed } from './secret-box.ts';
 
 /** A TEXT column holding JSON, parsed and then checked against `schema`. */
-function jsonText<T extends z.core.$ZodType>(schema: T) {
+export function jsonText<T extends z.core.$ZodType>(schema: T) {
   return z
     .string()
     .transform((text, ctx): unknown => {
