@@ -100,7 +100,7 @@ export function createDockerHttp(socketPath: string = dockerSocketPath()): Docke
     method: string,
     path: string,
     opts: RequestOptions,
-    extra: { upgrade: boolean },
+    extra: { upgrade: boolean; long?: boolean },
   ): Promise<{ res: http.IncomingMessage; socket?: Socket; head?: Buffer }> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {};
@@ -112,8 +112,10 @@ export function createDockerHttp(socketPath: string = dockerSocketPath()): Docke
         method,
         path: url(path, opts.query),
         headers,
-        // a hijacked connection leaves HTTP behind: never return it to the pool
-        agent: extra.upgrade ? false : agent,
+        // a hijacked connection leaves HTTP behind: never return it to the pool; a stream (events, import) holds
+        // its connection for as long as it runs: from the pool, 32 sessions' event streams would starve every
+        // other request (the 33rd session never started)
+        agent: extra.upgrade || extra.long ? false : agent,
         ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       });
       const timeoutMs = opts.timeoutMs ?? API_TIMEOUT_MS;
@@ -155,7 +157,7 @@ export function createDockerHttp(socketPath: string = dockerSocketPath()): Docke
       return { status, body };
     },
     async stream(method, path, opts = {}) {
-      const { res } = await send(method, path, { timeoutMs: 0, ...opts }, { upgrade: false });
+      const { res } = await send(method, path, { timeoutMs: 0, ...opts }, { upgrade: false, long: true });
       const status = res.statusCode ?? 0;
       if (status >= 400) throw apiError(status, await readAll(res));
       return res;
