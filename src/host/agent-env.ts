@@ -183,8 +183,17 @@ export async function restoreAgentEnv(
   return found;
 }
 
-/** For `agent rm --purge`: refused while a sandbox runs on the layer; drops every snapshot. */
-export async function purgeAgentEnv(home: HomePaths, agent: string, layerDir: string): Promise<void> {
+/**
+ * For `agent rm --purge`: refused while a sandbox runs on the layer; drops every snapshot, and what the agent's
+ * backend keeps elsewhere (Docker: its container and the images its snapshots were committed to).
+ */
+export async function purgeAgentEnv(
+  home: HomePaths,
+  agent: string,
+  layerDir: string,
+  backend?: SandboxBackend,
+): Promise<void> {
   if (fs.existsSync(layerDir)) await ensureLayerIdle(layerDir);
+  await backend?.purgeLayer?.(agent, layerDir);
   removeTree(snapshotsDir(home, agent));
 }

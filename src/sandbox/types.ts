@@ -169,6 +169,11 @@ export interface SandboxBackend {
   /** Drops an agent's writable layer (and any backend-side state such as a per-agent container). */
   resetLayer?(agent: string, layerDir: string): Promise<void>;
   /**
+   * For `agent rm --purge`: what resetLayer drops and every snapshot snapshotLayer saved (Docker: the committed
+   * images). Refused while a sandbox of the agent runs.
+   */
+  purgeLayer?(agent: string, layerDir: string): Promise<void>;
+  /**
    * The host uid/gid that root inside this backend's sandboxes is, when the backend decides it rather than corral
    * (Docker's userns-remap range: one for all containers). The host gives the workspace and the gateway socket to
    * these ids instead of the per-agent ones. Absent: the per-agent ids (`SandboxSpec.hostIds`).

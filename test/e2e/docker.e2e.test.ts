@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDaemon } from '../../src/sandbox/docker/test-daemon.ts';
-import { homeId, LABEL } from '../../src/sandbox/docker/containers.ts';
+import { homeId, LABEL, snapshotRepo } from '../../src/sandbox/docker/containers.ts';
 import { addProvider, createE2e, workspaceOf } from './harness.ts';
 
 const daemon = await testDaemon();
@@ -24,6 +24,8 @@ describe.skipIf(daemon.skip !== undefined)(`corral run (docker) ${daemon.skip ??
     if (e === undefined) return;
     for (const c of await daemon.api.containerList({ [LABEL.home]: homeId(e.home) }))
       await daemon.api.containerRemove(c.Id);
+    for (const ref of await daemon.api.imageRefs(snapshotRepo(homeId(e.home), 'dk')))
+      await daemon.api.imageRemove(ref);
     await e.close();
   });
 
@@ -48,4 +50,15 @@ describe.skipIf(daemon.skip !== undefined)(`corral run (docker) ${daemon.skip ??
     const ours = await daemon.api.containerList({ [LABEL.home]: homeId(e.home) });
     expect(ours.map((c) => c.State)).toEqual(['exited']);
   }, 180_000); // the first run imports the base image into Docker and runs the isolation self-test
+
+  it('agent rm --purge removes the agent container and the images its snapshots committed', async () => {
+    const snaps = snapshotRepo(homeId(e.home), 'dk');
+    expect((await e.corral(['agent', 'snapshot', 'dk', 'before-rm'])).code).toBe(0);
+    expect(await daemon.api.imageRefs(snaps)).toEqual([`${snaps}:before-rm`]);
+    const rm = await e.corral(['agent', 'rm', 'dk', '--purge']);
+    expect(rm.stderr).toBe('');
+    expect(rm.code).toBe(0);
+    expect(await daemon.api.imageRefs(snaps)).toEqual([]);
+    expect(await daemon.api.containerList({ [LABEL.home]: homeId(e.home) })).toEqual([]);
+  }, 120_000);
 });

@@ -14,7 +14,7 @@ import { loadConfig, resolveProvider } from '../../config/config-file.ts';
 import { AgentConfig } from '../../config/schema.ts';
 import { purgeAgentEnv } from '../../host/agent-env.ts';
 import { agentDataDir, removeAgentVolume } from '../../host/agent-volume.ts';
-import { openStore } from '../../host/open.ts';
+import { openHost, openStore } from '../../host/open.ts';
 import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 import { printTable } from '../context.ts';
@@ -137,15 +137,23 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .description('remove an agent definition (its workspace is kept unless --purge)')
     .option('--purge', 'also delete its workspace, environment, snapshots and stored conversations')
     .action(async (name: string, opts: { purge?: boolean }) => {
-      loadAgent(ctx.home, name);
+      const a = loadAgent(ctx.home, name);
       await authorizeAgentChange(ctx, {
         action: 'agent.delete',
         agent: name,
         payload: { name, purge: opts.purge === true },
       });
       // refused while a sandbox runs on its environment: checked before anything is removed
-      if (opts.purge === true)
-        await purgeAgentEnv(ctx.home, name, path.join(agentDataDir(ctx.home, name), 'layer'));
+      if (opts.purge === true) {
+        // the backend may keep part of the environment itself (Docker: a container, snapshot images)
+        const opened = openHost(ctx.home, ctx.log);
+        try {
+          const layerDir = path.join(agentDataDir(ctx.home, name), 'layer');
+          await purgeAgentEnv(ctx.home, name, layerDir, opened.sandboxes.get(a.backend));
+        } finally {
+          await opened.close();
+        }
+      }
       removeAgentFile(ctx.home, name);
       const store = openStore(ctx.home);
       try {

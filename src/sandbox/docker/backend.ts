@@ -218,6 +218,19 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
           stableBinds(opts.runDir, agent),
         ),
       ),
+    purgeLayer: (agent, layerDir) =>
+      lock(layerContainerName(home, agent), async () => {
+        await resetLayer(
+          api,
+          home,
+          createOwnerRecords(opts.runDir),
+          agent,
+          layerDir,
+          stableBinds(opts.runDir, agent),
+        );
+        // the snapshots' commits outlive a reset on purpose; a purge is the end of the agent
+        for (const ref of await api.imageRefs(snapshotRepo(home, agent))) await api.imageRemove(ref);
+      }),
   };
 }
 

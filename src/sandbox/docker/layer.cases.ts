@@ -37,10 +37,11 @@ export function dockerLayerCases(
     });
     afterAll(async () => {
       const b = backend();
-      for (const agent of ['alpha', 'beta', 'gamma', 'delta', 'snap'])
+      for (const agent of ['alpha', 'beta', 'gamma', 'delta', 'snap', 'purged'])
         await b.resetLayer?.(agent, s.layerDir(agent));
-      for (const ref of await daemon.api.imageRefs(snapshotRepo(homeId(s.root), 'snap')))
-        await daemon.api.imageRemove(ref);
+      for (const agent of ['snap', 'purged'])
+        for (const ref of await daemon.api.imageRefs(snapshotRepo(homeId(s.root), agent)))
+          await daemon.api.imageRemove(ref);
       s.cleanup();
     });
 
@@ -71,6 +72,29 @@ export function dockerLayerCases(
         const id = (await inspect('snap'))?.Id;
         await run(b, s.spec('snap', sh('true')));
         expect((await inspect('snap'))?.Id).toBe(id);
+      },
+      T,
+    );
+
+    it(
+      'purge removes the container, its layer commits and every snapshot image; refused while a session runs',
+      async () => {
+        const b = backend();
+        const layer = s.layerDir('purged');
+        const snaps = snapshotRepo(homeId(s.root), 'purged');
+        await run(b, s.spec('purged', sh('echo kept > /etc/purged.conf')));
+        await b.snapshotLayer?.('purged', layer, 'one');
+        await b.snapshotLayer?.('purged', layer, 'two');
+        expect((await daemon.api.imageRefs(snaps)).sort()).toEqual([`${snaps}:one`, `${snaps}:two`]);
+        const live = await start(b, s.spec('purged', sh('echo up; sleep 30')));
+        await new Promise<void>((r) => live.stdout.once('data', () => r()));
+        await expect(b.purgeLayer?.('purged', layer)).rejects.toThrow(/running session/);
+        expect(await daemon.api.imageRefs(snaps)).toHaveLength(2);
+        await live.stop();
+        await b.purgeLayer?.('purged', layer);
+        expect(await daemon.api.imageRefs(snaps)).toEqual([]);
+        expect(await daemon.api.imageRefs(layerRepo(homeId(s.root), 'purged'))).toEqual([]);
+        expect(await inspect('purged')).toBeUndefined();
       },
       T,
     );
