@@ -16,11 +16,20 @@ const BOOT_TIMEOUT_MS = 300_000;
 
 export type FleetBackend = 'bwrap' | 'runc' | 'gvisor' | 'docker' | 'microvm';
 
-/** Times each of `starts` from one common moment; rejects with the first failure once all have ended. */
+export interface AtOnce {
+  /** from the common start until the last one ended, succeeded or not */
+  wallMs: number;
+  /** each successful start's time from the common start */
+  eachMs: number[];
+  /** why the others failed, each distinct reason once with how many */
+  failures: { count: number; reason: string }[];
+}
+
+/** Runs all of `starts` from one common moment and times each; failures are counted, not thrown. */
 export async function atOnce(
   starts: (() => Promise<unknown>)[],
   onDone?: (k: number) => void,
-): Promise<{ wallMs: number; eachMs: number[] }> {
+): Promise<AtOnce> {
   let k = 0;
   const t0 = performance.now();
   const settled = await Promise.allSettled(
@@ -31,9 +40,18 @@ export async function atOnce(
     }),
   );
   const wallMs = performance.now() - t0;
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return { wallMs, eachMs: settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])) };
+  const reasons = new Map<string, number>();
+  for (const s of settled) {
+    if (s.status === 'rejected') {
+      const reason = s.reason instanceof Error ? s.reason.message : String(s.reason);
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+  }
+  return {
+    wallMs,
+    eachMs: settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])),
+    failures: [...reasons].map(([reason, count]) => ({ count, reason })),
+  };
 }
 
 /** What the raw baseline runs, for the report. */

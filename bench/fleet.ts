@@ -21,13 +21,17 @@ export const FLEET_BACKENDS: readonly FleetBackend[] = ['bwrap', 'runc', 'gvisor
 const SETTLE_MS = 1_000;
 
 export interface FleetRound {
-  /** launch of all N to the last one ready */
+  /** launch of all N to the last one ready (or failed) */
   wallMs: number;
-  /** each sandbox's start → runtime ready, from the common start */
+  /** each sandbox's start → runtime ready, from the common start (those that got there) */
   ready: Stats;
+  /** sandboxes that did not start, by reason (e.g. the runtime not ready within READY_TIMEOUT_MS) */
+  failures: { count: number; reason: string }[];
 }
 
 export interface FleetMemory {
+  /** sandboxes up while measured */
+  up: number;
   /** 'processes': RSS and PSS of the sandboxes' processes (runtime, fuse servers, VMM); 'cgroup': Docker's own */
   source: 'processes' | 'cgroup';
   sandboxesMiB: number;
@@ -42,7 +46,7 @@ export interface FleetMemory {
 export interface FleetBackendResult {
   backend: FleetBackend;
   count: number;
-  raw: { what: string; wallMs: number; each: Stats };
+  raw: { what: string; wallMs: number; each: Stats; failures: { count: number; reason: string }[] };
   /** new agents: volumes, layers (and Docker's per-agent containers) created on the way */
   firstStart: FleetRound;
   /** the same agents again, their environments already there */
@@ -64,37 +68,31 @@ const agentName = (i: number): string => `fleet${String(i).padStart(3, '0')}`;
 /** an agent of its own for the backend's first start (its self-test), so the N are all new */
 const WARM_UP = 'warmup';
 
-/** Launches every agent at once; all started ones are stopped again if any fails. */
+/** Launches every agent at once; a launch that fails has cleaned up after itself (launchSandbox does). */
 async function startAll(
   b: BenchHome,
   agents: readonly string[],
   tick: (k: number) => void,
 ): Promise<{ round: FleetRound; running: RunningSandbox[] }> {
   const running: RunningSandbox[] = [];
-  try {
-    const r = await atOnce(
-      agents.map((a) => async () => running.push(await b.launch(a))),
-      tick,
-    );
-    return { round: { wallMs: r.wallMs, ready: stats(r.eachMs) }, running };
-  } catch (err) {
-    await Promise.allSettled(running.map((s) => s.stop()));
-    throw err;
-  }
+  const r = await atOnce(
+    agents.map((a) => async () => running.push(await b.launch(a))),
+    tick,
+  );
+  return { round: { wallMs: r.wallMs, ready: stats(r.eachMs), failures: r.failures }, running };
 }
 
 async function memoryOf(
   b: BenchHome,
   backend: FleetBackend,
-  agents: readonly string[],
+  up: number,
   hostBefore: number,
 ): Promise<FleetMemory> {
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const hostGrowthMiB = Math.round(((process.memoryUsage().rss - hostBefore) / MIB) * 10) / 10;
-  const n = agents.length;
-  const done = (m: Omit<FleetMemory, 'totalMiB' | 'perSandboxMiB' | 'hostGrowthMiB'>): FleetMemory => {
+  const done = (m: Omit<FleetMemory, 'up' | 'totalMiB' | 'perSandboxMiB' | 'hostGrowthMiB'>): FleetMemory => {
     const totalMiB = Math.round((m.sandboxesMiB + hostGrowthMiB) * 10) / 10;
-    return { ...m, hostGrowthMiB, totalMiB, perSandboxMiB: Math.round((totalMiB / n) * 10) / 10 };
+    return { ...m, up, hostGrowthMiB, totalMiB, perSandboxMiB: Math.round((totalMiB / up) * 10) / 10 };
   };
   if (b.docker !== undefined) {
     // the containers' processes live under containerd's shims: Docker's cgroup figure, page cache excluded
@@ -150,13 +148,15 @@ async function fleetOn(
 
       progress(`${backend}: ${count} sandboxes of new agents at once`);
       const first = await startAll(b, agents, tick('ready'));
+      for (const f of first.round.failures) progress(`${backend}: ${f.count} did not start: ${f.reason}`);
       await Promise.all(first.running.map((s) => s.stop()));
       const afterFirstStart = await b.leftBehind();
 
       progress(`${backend}: the same ${count} agents again`);
       const again = await startAll(b, agents, tick('ready'));
+      for (const f of again.round.failures) progress(`${backend}: ${f.count} did not start: ${f.reason}`);
       progress(`${backend}: memory with ${count} up`);
-      const memory = await memoryOf(b, backend, agents, hostBefore).finally(() =>
+      const memory = await memoryOf(b, backend, again.running.length, hostBefore).finally(() =>
         Promise.all(again.running.map((s) => s.stop())),
       );
       progress(`${backend}: stopped; looking for what is left`);
@@ -164,7 +164,12 @@ async function fleetOn(
       return {
         backend,
         count,
-        raw: { what: rawLabel(backend), wallMs: rawRun.wallMs, each: stats(rawRun.eachMs) },
+        raw: {
+          what: rawLabel(backend),
+          wallMs: rawRun.wallMs,
+          each: stats(rawRun.eachMs),
+          failures: rawRun.failures,
+        },
         firstStart: first.round,
         restart: again.round,
         ratio: again.round.wallMs / rawRun.wallMs,
@@ -209,20 +214,21 @@ export function formatFleetBench(r: FleetResult): string {
       ...b.leftBehind.afterRestart,
       ...b.leftBehind.afterTeardown,
     ];
-    const row = (label: string, wallMs: number, each: Stats, ratio?: number): string =>
-      `  ${label.padEnd(44)} all ${ms(wallMs)}  each p50 ${ms(each.median)}  p95 ${ms(each.p95)}` +
-      (ratio === undefined ? '' : `  ×${ratio.toFixed(1)} raw`);
+    const row = (
+      label: string,
+      r: { wallMs: number; failures: { count: number; reason: string }[] },
+      each: Stats,
+      ratio?: number,
+    ): string =>
+      `  ${label.padEnd(44)} all ${ms(r.wallMs)}  each p50 ${ms(each.median)}  p95 ${ms(each.p95)}` +
+      (ratio === undefined ? '' : `  ×${ratio.toFixed(1)} raw`) +
+      r.failures.map((f) => `\n    ${f.count} of ${b.count} did not start: ${f.reason}`).join('');
     lines.push(
       `${b.backend}`,
-      row(`raw ${b.raw.what}`, b.raw.wallMs, b.raw.each),
-      row(
-        'new agents → runtime ready',
-        b.firstStart.wallMs,
-        b.firstStart.ready,
-        b.firstStart.wallMs / b.raw.wallMs,
-      ),
-      row('same agents again → runtime ready', b.restart.wallMs, b.restart.ready, b.ratio),
-      `  memory with ${b.count} up: ${mem.totalMiB} MiB = ${how} + ${mem.hostGrowthMiB} MiB host growth; ${mem.perSandboxMiB} MiB per sandbox`,
+      row(`raw ${b.raw.what}`, b.raw, b.raw.each),
+      row('new agents → runtime ready', b.firstStart, b.firstStart.ready, b.firstStart.wallMs / b.raw.wallMs),
+      row('same agents again → runtime ready', b.restart, b.restart.ready, b.ratio),
+      `  memory with ${mem.up} up: ${mem.totalMiB} MiB = ${how} + ${mem.hostGrowthMiB} MiB host growth; ${mem.perSandboxMiB} MiB per sandbox`,
       left.length === 0
         ? '  left behind after stop and teardown: nothing (processes, mounts, loop devices, cgroups, containers)'
         : `  LEFT BEHIND:\n${left.map((l) => `    ${l}`).join('\n')}`,
