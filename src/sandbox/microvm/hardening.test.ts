@@ -48,6 +48,11 @@ const SCRIPT = [
   // its descriptors' numbers are listed (by file mode), where they lead is refused (by the ptrace check)
   'readlink /proc/1/fd/3 >/dev/null 2>&1 && echo init_fd=followed || echo init_fd=refused',
   'head -c1 /proc/1/environ >/dev/null 2>&1 && echo init_environ=read || echo init_environ=refused',
+  // its own pid namespace: none of the init's processes (stage 2, its stop watcher, the relay) is visible
+  // (names put together, and listed before grep runs, so that no command line of the check holds them)
+  'all=$(for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done)',
+  's=stage r=relay; echo "procs=$(echo "$all" | grep -c -e "${s}2" -e "$r.mjs")"',
+  'echo "pid1=$(tr "\\0" " " < /proc/1/cmdline)"',
   // still root of its own files: it writes the system directories of its layer
   'echo hi > /usr/local/probe && echo layer=writable || echo layer=readonly',
 ].join('\n');
@@ -127,6 +132,8 @@ describe.skipIf(blocker !== undefined)(
           init_fd: 'refused',
           init_environ: 'refused',
           layer: 'writable',
+          procs: '0',
+          pid1: '/run/corral-vm/busybox sh /run/corral-vm/enter ',
           // no user namespace either: a new one would hand it a full capability set again
           unshare_user: 'No space left on device',
         });

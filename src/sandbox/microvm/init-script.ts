@@ -155,7 +155,7 @@ umount -l $V/dev || die "cannot unmount the devices"
   while read -r msg <&3; do case "$msg" in stop) break ;; events) events ;; esac; done
   kill -TERM -1; sleep ${GUEST_STOP_GRACE_S}; echo 1 > $CG/cgroup.kill; kill -KILL -1
 ) &
-$B unshare -m --propagation private $B sh $V/enter <&4 >&5 2>&6 3>&- 4<&- 5>&- 6>&- &
+$B unshare -m -p -f --mount-proc --propagation private $B sh $V/enter <&4 >&5 2>&6 3>&- 4<&- 5>&- 6>&- &
 agent=$!
 exec 4<&- 5>&- 6>&-
 wait $agent
@@ -169,17 +169,19 @@ poweroff -f
 `;
 
 /**
- * The agent's side, run by stage 2 in a mount namespace of its own with the command's stdio: it joins the agent's
- * cgroup, shows that cgroup and the kernel's settings read-only (the init keeps its writable cgroup in its own
- * namespace), then run.sh sets the limits and drops every capability. With none left, the agent cannot change a
- * mount, load a module, or read the init's memory or descriptors (the kernel refuses /proc/1/mem, /proc/1/fd to a
- * process lacking capabilities its target has).
+ * The agent's side, run by stage 2 in mount and pid namespaces of its own with the command's stdio: it joins the
+ * agent's cgroup, shows that cgroup and the kernel's settings read-only (the init keeps its writable cgroup in its
+ * own namespace), then run.sh sets the limits and drops every capability. With none left, the agent cannot change
+ * a mount, load a module, or read the memory or descriptors of a process that has some (the kernel refuses
+ * /proc/PID/mem and /proc/PID/fd to a process lacking capabilities its target has). In its pid namespace it sees
+ * and signals only its own processes, not the init, its stop watcher or the gateway relay; this shell stays its
+ * PID 1, so orphans are reaped, and ending it ends every process of the namespace.
  */
-export const ENTER = `# corral microVM init: the agent's side
+export const ENTER = `# corral microVM init: the agent's side, PID 1 of its pid namespace
 V=${GUEST_VM_DIR}
 export PATH=$V/bin
 fail() { echo "${INIT_ERROR} $*" >&2; exit 126; }
-echo $$ > /sys/fs/cgroup/agent/cgroup.procs || fail "cannot join the agent's cgroup"
+echo 0 > /sys/fs/cgroup/agent/cgroup.procs || fail "cannot join the agent's cgroup"
 mount --bind /sys/fs/cgroup/agent /sys/fs/cgroup && mount -o remount,bind,ro /sys/fs/cgroup &&
   mount -o remount,bind,ro /sys || fail "cannot make /sys read-only"
 for p in ${GUEST_READONLY_PATHS.join(' ')}; do
@@ -187,5 +189,9 @@ for p in ${GUEST_READONLY_PATHS.join(' ')}; do
   mount --bind "$p" "$p" && mount -o remount,bind,ro "$p" || fail "cannot make $p read-only"
 done
 cd /workspace || fail "no /workspace"
-exec $V/busybox sh $V/share/${SHARE.launch}/${LAUNCH_RUN}
+# an asynchronous command's stdin would be /dev/null: the port goes by another descriptor
+exec 7<&0
+$V/busybox sh $V/share/${SHARE.launch}/${LAUNCH_RUN} <&7 7<&- &
+exec 7<&-
+wait $!
 `;
