@@ -1,9 +1,8 @@
 // bwrap on the base image: the self-test holds there too, and a killed corral's layer mount is reaped.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../util/log.ts';
 import { layerMountsUnder } from '../layer/mountinfo.ts';
@@ -11,9 +10,8 @@ import { devBaseImage, hasFuseOverlayfs } from '../layer/testing.ts';
 import { selfTest } from '../self-test.ts';
 import { DEFAULT_LIMITS } from '../types.ts';
 import { createBwrapBackend } from './backend.ts';
+import { killHolder, startHolder } from '../../../test/fixtures/holder.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const HOLD = path.join(REPO_ROOT, 'test/fixtures/hold-sandbox.ts');
 const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
 const isRoot = process.getuid?.() === 0;
 const image = devBaseImage();
@@ -56,24 +54,16 @@ describe.skipIf(!hasBwrap || !hasFuseOverlayfs || image === undefined)('bwrap on
       for (const d of ['workspace', 'runtime', 'gw', 'etc']) fs.mkdirSync(path.join(dir, d), { mode: 0o755 });
       fs.chownSync(path.join(dir, 'workspace'), ids.uid, ids.gid);
       const layerDir = path.join(dir, 'layer');
-      const args = {
+      const holder = await startHolder({
+        backend: 'bwrap',
         runDir,
         dir,
         imageDir,
         layerDir,
         hostIds: ids,
         script: 'echo kept > /etc/kept; echo up; sleep 300',
-      };
-      const holder = spawn(process.execPath, ['--import', 'tsx', HOLD, JSON.stringify(args)], {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'inherit'],
       });
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout.once('data', () => resolve());
-        holder.once('exit', (code) => reject(new Error(`holder exited early (${String(code)})`)));
-      });
-      holder.kill('SIGKILL');
-      await new Promise((r) => holder.once('exit', r));
+      await killHolder(holder);
       // bwrap dies with its parent; the fuse process is corral's no longer and keeps the mount
       const left = layerMountsUnder(runDir);
       expect(left).toHaveLength(1);

@@ -1,12 +1,10 @@
 // What the contract cannot see of a microVM: its size and kernel, QEMU's own confinement, the gateway over a
 // virtio-serial port, the isolation self-test, and what a killed corral leaves. Four VM boots in all (TCG boots
 // are slow).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testImageCache } from '../../../test/fixtures/base-image.ts';
 import { microvmBlocker, testKernelDir, testVmCache } from '../../../test/fixtures/microvm.ts';
@@ -20,9 +18,8 @@ import { createMicrovmBackend } from './backend.ts';
 import { findKernel } from './kernel.ts';
 import type { VmState } from './state.ts';
 import { readState, vmsDir } from './state.ts';
+import { killHolder, startHolder } from '../../../test/fixtures/holder.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const HOLD = path.join(REPO_ROOT, 'test/fixtures/hold-vm.ts');
 const image = findBaseImage(testImageCache());
 const blocker = image === undefined ? 'no base image in the test cache' : microvmBlocker();
 const isRoot = process.getuid?.() === 0;
@@ -180,7 +177,8 @@ describe.skipIf(blocker !== undefined)(
       'a killed corral leaves no VM process; reap clears its run directory and the agent disk boots again',
       async () => {
         const s = spec('crash', '');
-        const args = {
+        const holder = await startHolder({
+          backend: 'microvm',
           runDir,
           cacheDir: testVmCache(),
           kernel: testKernelDir(),
@@ -190,20 +188,11 @@ describe.skipIf(blocker !== undefined)(
           layerDir: s.root?.layerDir,
           hostIds: ids,
           script: 'echo kept > /root/before-crash && sync && echo up && sleep 300',
-        };
-        const holder = spawn(process.execPath, ['--import', 'tsx', HOLD, JSON.stringify(args)], {
-          cwd: REPO_ROOT,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        await new Promise<void>((resolve, reject) => {
-          holder.stdout.once('data', () => resolve());
-          holder.once('exit', (code) => reject(new Error(`holder exited early (${String(code)})`)));
         });
         const state = stateOf('held');
         const qemuPid = state.qemu?.pid ?? 0;
         const fsdPid = state.virtiofsd?.pid ?? 0;
-        holder.kill('SIGKILL');
-        await new Promise((r) => holder.once('exit', r));
+        await killHolder(holder);
         // QEMU and virtiofsd die with their corral (parent-death signal)
         const until = Date.now() + 10_000;
         const gone = (pid: number): boolean => !fs.existsSync(`/proc/${pid}`);
