@@ -1,7 +1,8 @@
 // A Telegram channel through the real `corral up` (bwrap sandboxes, the stand-in model, the stand-in Bot API):
 // a private-chat message is answered with exactly one sendMessage; then the host is SIGKILLed mid-turn, the Bot
 // API offers the same update again (its offset was never confirmed), and the next host runs the message once
-// more to its end, drops the redelivery, and sends exactly one reply.
+// more to its end, drops the redelivery, and sends exactly one reply. Then the outbound window: a host killed
+// while the last part of a long reply was on the wire sends that part, and only that part, again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Script } from '../fixtures/model-server.ts';
 import type { TelegramStandIn } from '../fixtures/telegram-api.ts';
@@ -14,6 +15,9 @@ const OWNER = { id: 4242, first_name: 'Ann' };
 const CHAT = { id: 4242, type: 'private' as const };
 const TOKEN = '7000001:AAH-chancrash-e2e-token-0123456789';
 
+/** A reply Telegram takes in three sendMessage parts (4,096 characters each at most). */
+const LONG = ['a', 'b', 'c'].map((c) => c.repeat(3_000));
+
 /** Model calls per user text; the first call for 'slow' never answers, so the host is killed mid-turn. */
 const calls = new Map<string, number>();
 const script: Script = (req) => {
@@ -21,6 +25,7 @@ const script: Script = (req) => {
   const n = (calls.get(text) ?? 0) + 1;
   calls.set(text, n);
   if (text === 'slow' && n === 1) return { kind: 'hang' };
+  if (text === 'long') return { kind: 'text', text: LONG.join('\n\n') };
   return e2eScript(req);
 };
 const modelCalls = (text: string): number => calls.get(text) ?? 0;
@@ -137,6 +142,41 @@ describe.skipIf(!hasBwrap)('corral up with a Telegram channel, across SIGKILL (b
       // a clean stop leaves nothing behind
       up2.child.kill('SIGTERM');
       expect(await up2.exited).toEqual({ code: 0, signal: null });
+      expect(processesMentioning(e.home)).toEqual([]);
+    },
+  );
+
+  it(
+    'a reply in parts, killed while its last part was on the wire, resends that part alone (Telegram has no key)',
+    { timeout: 300_000 },
+    async () => {
+      const up3 = await start();
+      // Telegram posts the third part, and the host dies before its answer arrives
+      tg.swallow('sendMessage', (p) => String(p['text']).startsWith('c'));
+      tg.pushMessage({ chat: CHAT, from: OWNER, text: 'long' });
+      const parts = (): string[] => said().filter((t) => /^[abc]{3000}$/.test(t));
+      await eventually(() => (parts().length === 3 ? true : undefined), 'three parts sent', 120_000);
+      const journal = () =>
+        query(`SELECT status, parts_done, sending_part FROM outbox WHERE payload LIKE '%ccc%'`);
+      expect(journal()).toEqual([{ status: 'pending', parts_done: 2, sending_part: 2 }]);
+      up3.child.kill('SIGKILL');
+      expect(await up3.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+      const up4 = await start();
+      await eventually(
+        () => (JSON.stringify(journal()).includes('delivered') ? true : undefined),
+        'the long reply delivered',
+      );
+      // the confirmed parts never went again; the one in doubt went once more: at least once, never lost
+      expect(parts().map((t) => t[0])).toEqual(['a', 'b', 'c', 'c']);
+      expect(messagesWith('long')).toMatchObject([{ status: 'done', attempts: 1 }]);
+      expect(modelCalls('long')).toBe(1);
+      await eventually(
+        () => (/may have arrived already/.test(up4.stderr()) ? true : undefined),
+        'the log line of the part in doubt',
+      );
+      up4.child.kill('SIGTERM');
+      expect(await up4.exited).toEqual({ code: 0, signal: null });
       expect(processesMentioning(e.home)).toEqual([]);
     },
   );
