@@ -1,5 +1,5 @@
-// The Docker HTTP client against a stand-in engine on a Unix socket: long-lived streams (one event stream per
-// session) do not take connections from the pool that ordinary requests need, however many sessions run.
+// The Docker HTTP client against a stand-in engine on a Unix socket: long-lived requests (per session an event
+// stream and a container wait) do not take connections from the pool that other requests need.
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -18,6 +18,7 @@ let closed = 0;
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-docker-http-'));
   server = http.createServer((req, res) => {
+    if (req.url?.includes('/wait') === true) return void held.push(res); // answered when the container stops
     if (req.url?.includes('/events') === true) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"Action":"start"}\n'); // and then nothing, as the engine until a container event
@@ -53,5 +54,25 @@ it(
     expect(closed).toBe(0);
     expect(streams.filter((s) => s.destroyed || s.readableEnded)).toEqual([]);
     for (const s of streams) s.destroy();
+  },
+);
+
+it(
+  'answers a request while more container waits are pending than the pool has connections',
+  { timeout: 20_000 },
+  async () => {
+    const h = createDockerHttp(path.join(dir, 'docker.sock'));
+    const waits = Array.from({ length: SESSIONS }, (_, i) =>
+      h.request('POST', `/containers/c${i}/wait`, { timeoutMs: 0 }).catch(() => undefined),
+    );
+    while (held.length < SESSIONS) await new Promise((r) => setTimeout(r, 20)); // the engine has them all
+    const ping = await h.request('GET', '/_ping', { timeoutMs: 5_000 });
+    expect(ping.body.toString()).toBe('OK');
+    const still = await Promise.all(
+      waits.map((w) => Promise.race([w.then(() => 'ended'), Promise.resolve('pending')])),
+    );
+    expect(still.filter((x) => x !== 'pending')).toEqual([]);
+    for (const res of held.splice(0)) res.end('{"StatusCode":0}');
+    await Promise.all(waits);
   },
 );

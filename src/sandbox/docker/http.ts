@@ -100,25 +100,25 @@ export function createDockerHttp(socketPath: string = dockerSocketPath()): Docke
     method: string,
     path: string,
     opts: RequestOptions,
-    extra: { upgrade: boolean; long?: boolean },
+    extra: { upgrade: boolean },
   ): Promise<{ res: http.IncomingMessage; socket?: Socket; head?: Buffer }> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {};
       if (opts.json !== undefined) headers['content-type'] = 'application/json';
       if (opts.body !== undefined) headers['content-type'] = opts.body.contentType;
       if (extra.upgrade) Object.assign(headers, { connection: 'Upgrade', upgrade: 'tcp' });
+      const timeoutMs = opts.timeoutMs ?? API_TIMEOUT_MS;
       const req = http.request({
         socketPath,
         method,
         path: url(path, opts.query),
         headers,
-        // a hijacked connection leaves HTTP behind: never return it to the pool; a stream (events, import) holds
-        // its connection for as long as it runs: from the pool, 32 sessions' event streams would starve every
-        // other request (the 33rd session never started)
-        agent: extra.upgrade || extra.long ? false : agent,
+        // a hijacked connection leaves HTTP behind: never return it to the pool; a request without a timeout
+        // (an event stream, a container wait, an import) holds its connection for as long as it runs: from the
+        // pool, 32 sessions' streams and waits would starve every other request (the 33rd session never started)
+        agent: extra.upgrade || timeoutMs === 0 ? false : agent,
         ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       });
-      const timeoutMs = opts.timeoutMs ?? API_TIMEOUT_MS;
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () =>
           req.destroy(new Error(`no answer from Docker to ${method} ${path} within ${timeoutMs} ms`)),
@@ -157,7 +157,7 @@ export function createDockerHttp(socketPath: string = dockerSocketPath()): Docke
       return { status, body };
     },
     async stream(method, path, opts = {}) {
-      const { res } = await send(method, path, { timeoutMs: 0, ...opts }, { upgrade: false, long: true });
+      const { res } = await send(method, path, { timeoutMs: 0, ...opts }, { upgrade: false });
       const status = res.statusCode ?? 0;
       if (status >= 400) throw apiError(status, await readAll(res));
       return res;
