@@ -96,7 +96,6 @@ describe.each<ProviderKind>(['anthropic', 'openai'])('compaction through the run
         }
       expect(end, JSON.stringify(end)).toMatchObject({ type: 'turn_end', text: `echo: ${note(i)}` });
       if (end.type === 'turn_end') store.appendTranscript(session.id, [user, ...end.messages]);
-      await new Promise((r) => setImmediate(r)); // the runtime takes the next turn once this one has settled
     }
     expect(compactions).toHaveLength(1);
     const at = compactions[0]?.turn ?? 0;

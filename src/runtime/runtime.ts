@@ -107,16 +107,24 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ...toolContext,
       host: (r: HostRequest, s: AbortSignal, a?: Buffer) => askHost(turn.turnId, r, s, a),
     };
+    // The turn is over for the host the moment its last frame leaves: the host may send the next turn right
+    // then, before the loop's promise settles, so the slot is freed before that frame is written.
+    const release = (): void => {
+      if (current === self) current = undefined;
+    };
+    const turnEmit = (frame: RuntimeFrame): void => {
+      if (frame.type === 'turn_end' || frame.type === 'turn_error') release();
+      emit(frame);
+    };
     const finished = loadTurnLoop()
-      .then((run) => run(turn, { client, tools, emit, signal: controller.signal }))
+      .then((run) => run(turn, { client, tools, emit: turnEmit, signal: controller.signal }))
       .catch((err: unknown) => {
         const message = `runtime bug: ${err instanceof Error ? err.message : String(err)}`;
-        emit({ type: 'turn_error', turnId: turn.turnId, code: 'internal', message });
+        turnEmit({ type: 'turn_error', turnId: turn.turnId, code: 'internal', message });
       })
-      .finally(() => {
-        current = undefined;
-      });
-    current = { turnId: turn.turnId, controller, finished };
+      .finally(release);
+    const self = { turnId: turn.turnId, controller, finished };
+    current = self;
   };
 
   let resolveDone: () => void = () => undefined;
