@@ -37,7 +37,7 @@ export interface FleetMemory {
   sandboxesMiB: number;
   /** proportional set size of the same processes (shared pages split between them); processes only */
   sandboxesPssMiB?: number;
-  /** the corral process's resident memory with N sandboxes up, minus before the first start */
+  /** the corral process's resident memory with N sandboxes up, minus before the first start (a GC may make it < 0) */
   hostGrowthMiB: number;
   totalMiB: number;
   perSandboxMiB: number;
@@ -91,7 +91,8 @@ async function memoryOf(
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const hostGrowthMiB = Math.round(((process.memoryUsage().rss - hostBefore) / MIB) * 10) / 10;
   const done = (m: Omit<FleetMemory, 'up' | 'totalMiB' | 'perSandboxMiB' | 'hostGrowthMiB'>): FleetMemory => {
-    const totalMiB = Math.round((m.sandboxesMiB + hostGrowthMiB) * 10) / 10;
+    // a collection in the host meanwhile can make its growth negative: that does not shrink the sandboxes
+    const totalMiB = Math.round((m.sandboxesMiB + Math.max(0, hostGrowthMiB)) * 10) / 10;
     return { ...m, up, hostGrowthMiB, totalMiB, perSandboxMiB: Math.round((totalMiB / up) * 10) / 10 };
   };
   if (b.docker !== undefined) {
