@@ -95,7 +95,12 @@ function cgroups(ids: readonly string[]): string[] {
 }
 
 async function containers(d: NonNullable<LeftoverScope['docker']>): Promise<string[]> {
-  const listed = await d.api.containerList({ [LABEL.home]: homeId(d.homeDir) });
+  let listed;
+  try {
+    listed = await d.api.containerList({ [LABEL.home]: homeId(d.homeDir) });
+  } catch (err) {
+    return [`docker containers not checked: ${err instanceof Error ? err.message : String(err)}`];
+  }
   return listed
     .filter((c) => !d.runningOnly || c.State === 'running')
     .map((c) => `docker container ${c.Names[0] ?? c.Id.slice(0, 12)} (${c.State})`);
