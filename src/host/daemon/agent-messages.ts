@@ -115,6 +115,9 @@ export function createAgentReplyChannel(messages: () => MessageService): OutboxC
           kind: 'agent',
           source: `agent:${p.data.from}`,
           hops: p.data.hops,
+          // the outbox may hand the same reply over again after a crash between accept and marking it
+          // delivered: its key makes that a duplicate the store answers, not a second message to the sender
+          platformKey: `agent-reply:${item.key}`,
         });
       } catch (err) {
         // the host is stopping: retried after the next start; the sender is gone: nobody to tell
