@@ -229,7 +229,7 @@ export function formatFleetBench(r: FleetResult): string {
       row(`raw ${b.raw.what}`, b.raw, b.raw.each),
       row('new agents → runtime ready', b.firstStart, b.firstStart.ready, b.firstStart.wallMs / b.raw.wallMs),
       row('same agents again → runtime ready', b.restart, b.restart.ready, b.ratio),
-      `  memory with ${mem.up} up: ${mem.totalMiB} MiB = ${how} + ${mem.hostGrowthMiB} MiB host growth; ${mem.perSandboxMiB} MiB per sandbox`,
+      `  memory with ${mem.up} up: ${mem.totalMiB} MiB = ${how} + the host's growth (${mem.hostGrowthMiB} MiB, counted when > 0); ${mem.perSandboxMiB} MiB per sandbox`,
       left.length === 0
         ? '  left behind after stop and teardown: nothing (processes, mounts, loop devices, cgroups, containers)'
         : `  LEFT BEHIND:\n${left.map((l) => `    ${l}`).join('\n')}`,
