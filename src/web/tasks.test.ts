@@ -9,21 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { messageServiceForTest } from '../../test/fixtures/message-service.ts';
 import { saveAgent } from '../config/agent-files.ts';
 import { resolveHome } from '../config/home.ts';
 import { AgentConfig } from '../config/schema.ts';
-import { createAgentCatalog } from '../host/daemon/agent-catalog.ts';
-import { createEventBus } from '../host/daemon/events.ts';
 import { createIntake } from '../host/daemon/intake.ts';
-import { createMessageService } from '../host/daemon/messages.ts';
 import { openGovernance } from '../host/governance.ts';
-import { fakeSandboxes } from '../host/pool/fake-sandboxes.ts';
-import { createSandboxPool } from '../host/pool/sandbox-pool.ts';
-import { createRouter } from '../host/queue/router.ts';
 import { reconcileDeclared } from '../host/schedule/declared.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 import type { Store } from '../store/types.ts';
-import { systemClock } from '../util/clock.ts';
 import { silentLogger } from '../util/log.ts';
 import { sha256Hex } from './auth.ts';
 import { createApiHandler } from './server.ts';
@@ -52,25 +46,7 @@ beforeEach(async () => {
   );
   store = openSqliteStore({ path: ':memory:', secretKey: randomBytes(32) });
   store.ensureAgent('alpha');
-  const catalog = createAgentCatalog({ home, log: silentLogger });
-  catalog.start();
-  const events = createEventBus({ clock: systemClock });
-  const pool = createSandboxPool({
-    maxSandboxes: 1,
-    maxPerAgent: 1,
-    idleMs: 60_000,
-    clock: systemClock,
-    log: silentLogger,
-    start: fakeSandboxes().start,
-  });
-  const router = createRouter({
-    pool,
-    log: silentLogger,
-    agent: (name) => catalog.get(name),
-    run: () => Promise.resolve('done'),
-    fail: () => undefined,
-  });
-  const messages = createMessageService({ store, router, catalog, events, draining: () => false });
+  const { catalog, events, messages } = messageServiceForTest({ home, store });
   const gov = openGovernance(home, store);
   refreshed = 0;
   const handler = createApiHandler({

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { messageServiceForTest } from '../../../test/fixtures/message-service.ts';
 import type { TelegramStandIn } from '../../../test/fixtures/telegram-api.ts';
 import { startTelegramStandIn } from '../../../test/fixtures/telegram-api.ts';
 import {
@@ -21,18 +22,11 @@ import type { ChannelConfig } from '../../config/channels.ts';
 import { channelSecretName, saveChannels } from '../../config/channels.ts';
 import { resolveHome } from '../../config/home.ts';
 import { AgentConfig } from '../../config/schema.ts';
-import { systemClock } from '../../util/clock.ts';
 import { createLogger } from '../../util/log.ts';
 import { createApiHandler } from '../../web/server.ts';
-import { createAgentCatalog } from '../daemon/agent-catalog.ts';
-import { createEventBus } from '../daemon/events.ts';
 import { createIntake } from '../daemon/intake.ts';
-import { createMessageService } from '../daemon/messages.ts';
 import { openGovernance } from '../governance.ts';
 import { openStore } from '../open.ts';
-import { fakeSandboxes } from '../pool/fake-sandboxes.ts';
-import { createSandboxPool } from '../pool/sandbox-pool.ts';
-import { createRouter } from '../queue/router.ts';
 import { createChannelHost } from './channel-host.ts';
 
 const WAIT = { timeout: 10_000, interval: 20 };
@@ -72,26 +66,8 @@ describe('telegram webhook mode', () => {
     const log = createLogger({ level: 'debug', write: (l) => void lines.push(l) });
 
     // the API handler as corral up builds it, its message service over real parts (turns never run here)
-    const catalog = createAgentCatalog({ home, log });
-    catalog.start();
-    cleanups.push(() => catalog.close());
-    const events = createEventBus({ clock: systemClock });
-    const pool = createSandboxPool({
-      maxSandboxes: 1,
-      maxPerAgent: 1,
-      idleMs: 60_000,
-      clock: systemClock,
-      log,
-      start: fakeSandboxes().start,
-    });
-    const router = createRouter({
-      pool,
-      log,
-      agent: (n) => catalog.get(n),
-      run: () => Promise.resolve('done'),
-      fail: () => undefined,
-    });
-    const messages = createMessageService({ store, router, catalog, events, draining: () => false });
+    const { catalog, events, messages, close } = messageServiceForTest({ home, store, log });
+    cleanups.push(close);
     const gov = openGovernance(home, store);
     const intake = createIntake({ gov, agent: (n) => catalog.get(n), messages, log });
 

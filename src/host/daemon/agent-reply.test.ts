@@ -5,20 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { messageServiceForTest } from '../../../test/fixtures/message-service.ts';
 import { saveAgent } from '../../config/agent-files.ts';
 import { resolveHome } from '../../config/home.ts';
 import { AgentConfig } from '../../config/schema.ts';
 import type { OutboxRow } from '../../store/daemon-types.ts';
-import { systemClock } from '../../util/clock.ts';
-import { silentLogger } from '../../util/log.ts';
 import { openStore } from '../open.ts';
-import { fakeSandboxes } from '../pool/fake-sandboxes.ts';
-import { createSandboxPool } from '../pool/sandbox-pool.ts';
-import { createRouter } from '../queue/router.ts';
-import { createAgentCatalog } from './agent-catalog.ts';
 import { agentReplyDelivery, createAgentReplyChannel } from './agent-messages.ts';
-import { createEventBus } from './events.ts';
-import { createMessageService } from './messages.ts';
 
 describe('agent reply delivery', () => {
   const cleanups: (() => void)[] = [];
@@ -35,27 +28,13 @@ describe('agent reply delivery', () => {
     for (const name of ['asker', 'helper']) saveAgent(home, AgentConfig.parse({ name, model: 'p:m' }));
     const store = openStore(home);
     cleanups.push(() => store.close());
-    const catalog = createAgentCatalog({ home, log: silentLogger });
-    catalog.start();
-    cleanups.push(() => catalog.close());
     const queued: string[] = [];
-    const pool = createSandboxPool({
-      maxSandboxes: 1,
-      maxPerAgent: 1,
-      idleMs: 60_000,
-      clock: systemClock,
-      log: silentLogger,
-      start: fakeSandboxes().start,
-    });
-    const router = createRouter({
-      pool,
-      log: silentLogger,
-      agent: (n) => catalog.get(n),
+    const { messages, close } = messageServiceForTest({
+      home,
+      store,
       run: (job) => (queued.push(job.message.id), Promise.resolve('done')),
-      fail: () => undefined,
     });
-    const events = createEventBus({ clock: systemClock });
-    const messages = createMessageService({ store, router, catalog, events, draining: () => false });
+    cleanups.push(close);
 
     // helper answered a message asker sent from its session api:main
     const asked = messages.accept({
