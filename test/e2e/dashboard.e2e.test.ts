@@ -48,8 +48,9 @@ describe.skipIf(!hasBwrap)('dashboard in Chromium', () => {
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
+  // the reason is in the title only when it applies: a run must never read "skipped" when it ran
   it.skipIf(!hasChromium)(
-    'logs in, creates an agent, chats, approves, verifies the audit chain (skipped: no /usr/bin/chromium)',
+    `logs in, creates an agent, chats, approves, verifies the audit chain${hasChromium ? '' : ` (skipped: no ${CHROMIUM})`}`,
     async () => {
       // --no-sandbox: Chromium refuses to run as root with its own sandbox; acceptable here only, in the test
       // launcher, for a browser that loads nothing but this test's loopback corral
