@@ -147,3 +147,20 @@ export async function withBenchHome<T>(opts: BenchHomeOptions, fn: (b: BenchHome
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Start → runtime ready of `agent`'s sandbox, n times one after another, each stopped before the next. One
+ * untimed start first makes what a first start makes once (the self-test, layer directories or disk, Docker's
+ * per-agent container), so the figures are those of an agent that has run before.
+ */
+export async function timeLaunches(b: BenchHome, agent: string, n: number): Promise<number[]> {
+  await (await b.launch(agent)).stop();
+  const ready: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const s = await b.launch(agent);
+    ready.push(performance.now() - t0);
+    await s.stop();
+  }
+  return ready;
+}

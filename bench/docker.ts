@@ -5,7 +5,7 @@ import { LABEL } from '../src/sandbox/docker/containers.ts';
 import { containerCreateBody } from '../src/sandbox/docker/create-body.ts';
 import { baseImageRef, importBaseImage } from '../src/sandbox/docker/image.ts';
 import { DEFAULT_LIMITS, MIB } from '../src/sandbox/types.ts';
-import { withBenchHome } from './backend-harness.ts';
+import { timeLaunches, withBenchHome } from './backend-harness.ts';
 import type { Stats } from './stats.ts';
 import { goalLine, stats, statRow, timeIt } from './stats.ts';
 
@@ -92,14 +92,7 @@ export async function runDockerBench(opts: {
       );
 
       opts.progress('sandbox start → runtime ready');
-      await (await b.launch('bench')).stop(); // creates the agent's container
-      const ready: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        const s = await b.launch('bench');
-        ready.push(performance.now() - t0);
-        await s.stop();
-      }
+      const ready = await timeLaunches(b, 'bench', n);
 
       opts.progress('idle memory, and start → ready beside a running session');
       const first = await b.launch('bench');

@@ -5,11 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { TRIVIAL_SANDBOX_ARGS } from '../src/sandbox/bwrap/probe.ts';
 import { baseImageRef, importBaseImage } from '../src/sandbox/docker/image.ts';
-import { hostTscKhz, probeBoot } from '../src/sandbox/microvm/accel.ts';
-import { createGuestSource } from '../src/sandbox/microvm/guest.ts';
 import type { BenchHome } from './backend-harness.ts';
 import { rawRun as dockerRawRun } from './docker.ts';
-import { benchKernel } from './microvm.ts';
+import { benchGuest, benchKernel, bootToInit } from './microvm.ts';
 import { rawBundle, rawRuntime, run } from './oci.ts';
 
 const BOOT_TIMEOUT_MS = 300_000;
@@ -103,24 +101,8 @@ export async function rawStarts(
       return { starts: times(() => () => dockerRawRun(api, ref, ['/bin/true'], undefined)), cleanup: none };
     }
     case 'microvm': {
-      const kernel = benchKernel();
-      const guest = await createGuestSource({
-        cacheDir: path.join(b.home.cacheDir, 'microvm'),
-        ...(kernel === undefined ? {} : { kernel }),
-        accel: 'auto',
-        isRoot: process.getuid?.() === 0,
-        log: b.log,
-      })();
-      const boot = async (): Promise<void> => {
-        const ms = await probeBoot({
-          accel: guest.accel,
-          kernel: guest.kernel,
-          initrd: guest.initrd,
-          tscKhz: hostTscKhz(),
-          timeoutMs: BOOT_TIMEOUT_MS,
-        });
-        if (ms === undefined) throw new Error(`a guest did not reach its init within ${BOOT_TIMEOUT_MS} ms`);
-      };
+      const guest = await benchGuest(b, benchKernel());
+      const boot = async (): Promise<void> => void (await bootToInit(guest, BOOT_TIMEOUT_MS));
       return { starts: times(() => boot), cleanup: none };
     }
   }

@@ -6,11 +6,13 @@ import path from 'node:path';
 import type { CorralConfig } from '../src/config/schema.ts';
 import { hostTscKhz, probeBoot } from '../src/sandbox/microvm/accel.ts';
 import { vmSize } from '../src/sandbox/microvm/argv.ts';
+import type { GuestBoot } from '../src/sandbox/microvm/guest.ts';
 import { createGuestSource } from '../src/sandbox/microvm/guest.ts';
 import { readState, vmsDir } from '../src/sandbox/microvm/state.ts';
 import { DEFAULT_LIMITS, GIB } from '../src/sandbox/types.ts';
 import { testKernelDir } from '../test/fixtures/microvm.ts';
-import { withBenchHome } from './backend-harness.ts';
+import type { BenchHome } from './backend-harness.ts';
+import { timeLaunches, withBenchHome } from './backend-harness.ts';
 import { childrenOf, rssMiB } from './procs.ts';
 import type { Stats } from './stats.ts';
 import { stats, statRow } from './stats.ts';
@@ -43,6 +45,30 @@ export function benchMicrovmConfig(kernel: string | undefined): Partial<CorralCo
   return kernel === undefined ? {} : { microvm: { kernel, accel: 'auto', hypervisor: 'qemu' } };
 }
 
+/** The guest kernel and initramfs the bench home's sandboxes boot, and the accelerator chosen for them. */
+export function benchGuest(b: BenchHome, kernel: string | undefined): Promise<GuestBoot> {
+  return createGuestSource({
+    cacheDir: path.join(b.home.cacheDir, 'microvm'),
+    ...(kernel === undefined ? {} : { kernel }),
+    accel: 'auto',
+    isRoot: process.getuid?.() === 0,
+    log: b.log,
+  })();
+}
+
+/** QEMU start → the guest's init, in ms: the raw microVM boot, with no corral around it. */
+export async function bootToInit(guest: GuestBoot, timeoutMs = BOOT_TIMEOUT_MS): Promise<number> {
+  const ms = await probeBoot({
+    accel: guest.accel,
+    kernel: guest.kernel,
+    initrd: guest.initrd,
+    tscKhz: hostTscKhz(),
+    timeoutMs,
+  });
+  if (ms === undefined) throw new Error(`the guest did not reach its init within ${timeoutMs} ms`);
+  return ms;
+}
+
 export async function runMicrovmBench(opts: {
   iterations: number;
   progress: (msg: string) => void;
@@ -60,37 +86,15 @@ export async function runMicrovmBench(opts: {
     },
     async (b) => {
       opts.progress('guest kernel, initramfs and accelerator');
-      const guest = await createGuestSource({
-        cacheDir: path.join(b.home.cacheDir, 'microvm'),
-        ...(kernel === undefined ? {} : { kernel }),
-        accel: 'auto',
-        isRoot: process.getuid?.() === 0,
-        log: b.log,
-      })();
+      const guest = await benchGuest(b, kernel);
       opts.progress(`boot to init (${guest.accel})`);
       const boots: number[] = [];
       for (let i = 0; i < n; i++) {
-        const ms = await probeBoot({
-          accel: guest.accel,
-          kernel: guest.kernel,
-          initrd: guest.initrd,
-          tscKhz: hostTscKhz(),
-          timeoutMs: BOOT_TIMEOUT_MS,
-        });
-        if (ms === undefined)
-          throw new Error(`the guest did not reach its init within ${BOOT_TIMEOUT_MS} ms`);
-        boots.push(ms);
+        boots.push(await bootToInit(guest));
       }
 
       opts.progress('sandbox start → runtime ready');
-      await (await b.launch('bench')).stop(); // base disk, layer disk
-      const ready: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        const s = await b.launch('bench');
-        ready.push(performance.now() - t0);
-        await s.stop();
-      }
+      const ready = await timeLaunches(b, 'bench', n);
 
       opts.progress('idle memory');
       const idle = await b.launch('bench');

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { detectCgroups } from '../src/sandbox/oci/cgroup.ts';
 import type { BenchHome } from './backend-harness.ts';
-import { withBenchHome } from './backend-harness.ts';
+import { timeLaunches, withBenchHome } from './backend-harness.ts';
 import { pidsMentioning, rssMiB } from './procs.ts';
 import type { Stats } from './stats.ts';
 import { goalLine, stats, statRow, timeIt } from './stats.ts';
@@ -123,14 +123,7 @@ export async function runOciBench(opts: {
           opts.backend === 'gvisor' ? await timeIt(n, () => run([...runtime, 'do', '/bin/true'])) : undefined;
 
         opts.progress('sandbox start → runtime ready');
-        await (await b.launch('bench')).stop(); // self-test, layer directories
-        const ready: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const t0 = performance.now();
-          const s = await b.launch('bench');
-          ready.push(performance.now() - t0);
-          await s.stop();
-        }
+        const ready = await timeLaunches(b, 'bench', n);
 
         opts.progress('idle memory');
         const idle = await b.launch('bench');
