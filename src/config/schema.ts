@@ -132,6 +132,21 @@ export const CorralConfig = z
     gvisor: GvisorConfig.optional().describe('settings of the gvisor sandbox backend'),
     mounts: MountsConfig.optional().describe("the operator's allowlist of host folders agents may mount"),
     microvm: MicrovmConfig.optional().describe('settings of the microvm sandbox backend'),
+    sandboxes: z
+      .object({
+        maxStarting: z
+          .number()
+          .int()
+          .min(1)
+          .max(256)
+          .optional()
+          .describe(
+            'sandboxes of one corral process in their start phase at once; the rest wait (default: cores, ≥ 2)',
+          ),
+      })
+      .strict()
+      .optional()
+      .describe('how sandboxes are started'),
     compaction: z
       .object({
         threshold: z

@@ -31,6 +31,7 @@ import { openControlChannel } from './control.ts';
 import { sandboxLimits } from './limits.ts';
 import { agentMounts, closeMounts } from './agent-mounts.ts';
 import type { Governance } from './authorize.ts';
+import type { StartLimiter, StartSlot } from './start-limit.ts';
 
 export const READY_TIMEOUT_MS = 15_000;
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -63,6 +64,8 @@ export interface LaunchDeps {
   governance?: Governance;
   /** secret values the start self-test makes sure are not in a sandbox's environment */
   secretValues?: () => readonly string[];
+  /** bounds the sandboxes of this process in their start phase at once; without one, starts are not bounded */
+  startLimit?: StartLimiter;
 }
 
 export interface RunningSandbox {
@@ -150,6 +153,8 @@ export async function launchSandbox(
     limits?: AgentLimits;
     mounts?: readonly AgentMount[];
   },
+  /** `signal`: the caller gave up (the host is stopping); a start still waiting for its turn never starts */
+  opts: { signal?: AbortSignal } = {},
 ): Promise<RunningSandbox> {
   const phases = startPhases();
   const backend = deps.sandboxes.get(agent.backend);
@@ -194,6 +199,7 @@ export async function launchSandbox(
       await c().catch((err: unknown) => deps.log.warn('cleanup failed', { err: String(err) }));
     cleanups.length = 0;
   };
+  let slot: StartSlot | undefined;
   try {
     mounts = await agentMounts(deps.governance, agent.name, wanted, {
       allow: wanted.length === 0 ? [] : (loadConfig(deps.home).mounts?.allow ?? []),
@@ -228,6 +234,9 @@ export async function launchSandbox(
         : imageSpec(image, volume.layerDir)),
       ...(mounts.length === 0 ? {} : { mounts }),
     };
+    // the ready timeout counts from this start's turn, not from when it joined the queue
+    slot = await deps.startLimit?.acquire(opts.signal);
+    phases.mark('queued');
     const sandbox = await backend.start(spec);
     phases.mark('backendStart');
     releaseMounts(); // the sandbox holds its own copies (bwrap mounts them and closes them)
@@ -236,6 +245,7 @@ export async function launchSandbox(
     auditLifecycle(deps, agent.name, backend.name, sandbox, mounts);
     await channel.ready(READY_TIMEOUT_MS + (backend.bootAllowanceMs?.() ?? 0));
     phases.mark('runtimeReady');
+    slot?.release();
     // the start self-test: what the runtime saw from inside against what was configured; fail closed
     const failures = judgeStartReport(channel.startReport?.(), {
       env: spec.env,
@@ -272,6 +282,7 @@ export async function launchSandbox(
     };
     return { id: sandboxId, agent: agent.name, channel, stop };
   } catch (err) {
+    slot?.release();
     releaseMounts();
     await cleanup();
     throw err;

@@ -32,6 +32,7 @@ import { createHost, createRunTracker } from './host.ts';
 import { gatewayCredentials, hostSecretValues, sandboxCredentials } from './credentials.ts';
 import { gatewayGovernance, openGovernance } from './governance.ts';
 import { createWriteBatcher } from './write-batch.ts';
+import { createStartLimiter, defaultMaxStarting } from './start-limit.ts';
 
 export interface OpenedHost {
   host: Host;
@@ -48,6 +49,8 @@ export interface OpenedHost {
 export interface HostObservers {
   usage?: (u: { agent: string; provider: string; model: string; usage: Usage }) => void;
   audit?: (e: { actor: string; action: string; subject: string; detail?: Record<string, unknown> }) => void;
+  /** each sandbox start's wait for its turn (0 when it did not wait) */
+  startWaited?: (ms: number) => void;
 }
 
 export function openStore(home: HomePaths): Store {
@@ -163,6 +166,11 @@ export function openHost(
     baseImage,
     governance: openGovernance(home, store), // decides each host-folder mount
     secretValues: hostSecretValues(store, creds), // the start self-test: none of them inside
+    // a burst of starts in this process waits its turn instead of missing the ready timeout together
+    startLimit: createStartLimiter({
+      limit: config.sandboxes?.maxStarting ?? defaultMaxStarting(),
+      onWaited: (ms) => opts.observe?.startWaited?.(ms),
+    }),
   };
   const opened = createHost({ ...launch, runs });
   return {

@@ -2,18 +2,13 @@
 // holds (a stored secret, the CA's private key) is refused, loudly; the same agent without the leak starts.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { initHome } from '../cli/commands/init.ts';
-import type { HomePaths } from '../config/home.ts';
-import { resolveHome } from '../config/home.ts';
-import { silentLogger } from '../util/log.ts';
-import { unmountAgentVolume } from './agent-volume.ts';
+import type { TestHost } from '../../test/fixtures/test-host.ts';
+import { openTestHost } from '../../test/fixtures/test-host.ts';
 import type { LaunchDeps } from './launch.ts';
 import { launchSandbox } from './launch.ts';
 import type { OpenedHost } from './open.ts';
-import { openHost } from './open.ts';
 
 const noBwrap = spawnSync('bwrap', ['--version']).status === 0 ? undefined : 'bwrap is not installed';
 const SECRET = 'sk-live-secret-selftest-0123456789';
@@ -35,22 +30,14 @@ function injecting(opened: OpenedHost, value: string): LaunchDeps {
 }
 
 describe.skipIf(noBwrap !== undefined)(`start self-test against the host's secrets ${noBwrap ?? ''}`, () => {
-  let dir: string;
-  let home: HomePaths;
+  let host: TestHost;
   let opened: OpenedHost;
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-secret-selftest-'));
-    fs.chmodSync(dir, 0o711);
-    home = resolveHome({ CORRAL_HOME: dir });
-    initHome({ home, log: silentLogger, out: () => undefined, err: () => undefined });
-    opened = openHost(home, silentLogger);
+    host = openTestHost({ prefix: 'corral-secret-selftest-', agents: [agent.name] });
+    opened = host.opened;
     opened.store.putSecret('OPENAI_API_KEY', SECRET);
   });
-  afterEach(async () => {
-    await opened.close();
-    await unmountAgentVolume(home, agent.name);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => host.close());
 
   it('refuses a sandbox with a stored secret in its environment, and audits why', async () => {
     expect(await refusal(injecting(opened, SECRET))).toMatch(
@@ -64,7 +51,7 @@ describe.skipIf(noBwrap !== undefined)(`start self-test against the host's secre
   });
 
   it("refuses a sandbox with the gateway CA's private key in its environment", async () => {
-    const key = fs.readFileSync(path.join(dir, 'ca.key'), 'utf8');
+    const key = fs.readFileSync(path.join(host.dir, 'ca.key'), 'utf8');
     expect(await refusal(injecting(opened, key))).toMatch(
       /a secret value is in the environment: OPENAI_API_KEY/,
     );

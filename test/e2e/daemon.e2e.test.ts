@@ -102,6 +102,9 @@ describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
     expect(text).toMatch(/^corral_turn_duration_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^corral_tokens_total\{agent="alpha",model="claude-test",type="input"\} [1-9]\d*$/m);
     expect(text).toMatch(/^corral_sandboxes\{state="idle"\} \d+$/m);
+    // every sandbox start went through the start queue (none waiting now)
+    expect(text).toMatch(/^corral_sandbox_start_wait_seconds_count [1-9]\d*$/m);
+    expect(text).toMatch(/^corral_sandbox_starts\{state="waiting"\} 0$/m);
     expect(text).toMatch(/^corral_messages_total\{kind="user",outcome="done"\} [1-9]\d*$/m);
     expect((await up.api('GET', '/healthz')).body).toMatchObject({ status: 'ok', agents: 2 });
   });

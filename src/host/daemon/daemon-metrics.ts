@@ -5,10 +5,11 @@ import type { InboundRow } from '../../store/daemon-types.ts';
 import { createMetrics } from '../../util/metrics.ts';
 import type { SandboxPool } from '../pool/sandbox-pool.ts';
 import type { Router } from '../queue/router.ts';
+import type { StartLimiter } from '../start-limit.ts';
 
 const SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool }) {
+export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool; starts?: StartLimiter }) {
   const m = createMetrics();
   m.gauge('corral_queue_depth', 'Messages waiting to run, per agent.', () =>
     [...deps.router.depths()].map(([agent, value]) => ({ labels: { agent }, value })),
@@ -21,6 +22,24 @@ export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool })
       const stats: Record<string, number> = { ...deps.pool.stats() };
       return Object.keys(stats).map((state) => ({ labels: { state }, value: stats[state] ?? 0 }));
     },
+  );
+  const { starts } = deps;
+  if (starts !== undefined)
+    m.gauge(
+      'corral_sandbox_starts',
+      'Sandbox starts in their start phase (starting) and waiting for a turn.',
+      () => {
+        const s = starts.stats();
+        return [
+          { labels: { state: 'starting' }, value: s.starting },
+          { labels: { state: 'waiting' }, value: s.waiting },
+        ];
+      },
+    );
+  const startWait = m.histogram(
+    'corral_sandbox_start_wait_seconds',
+    'Time a sandbox start waited for its turn (the bound on starts at once).',
+    SECONDS,
   );
   const turnSeconds = m.histogram(
     'corral_turn_duration_seconds',
@@ -67,5 +86,6 @@ export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool })
     },
     delivered: (channel: string) => deliveries.inc({ channel }),
     sandboxStarted: () => started.inc(),
+    startWaited: (ms: number) => startWait.observe(ms / 1000),
   };
 }

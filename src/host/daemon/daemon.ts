@@ -56,6 +56,8 @@ const OUTBOX_STOP_MS = 5_000;
 
 export async function startDaemon(opts: DaemonOptions) {
   const launchSerial = serialByKey();
+  // aborted when the host stops: a sandbox start still waiting for its turn then never starts
+  const launches = new AbortController();
   const { home, log } = opts;
   const clock = opts.clock ?? systemClock;
   loadConfig(home);
@@ -78,6 +80,7 @@ export async function startDaemon(opts: DaemonOptions) {
     },
     observe: {
       usage: (u) => metricsRef.current?.usage(u),
+      startWaited: (ms) => metricsRef.current?.startWaited(ms),
       audit: (e) => {
         metricsRef.current?.audit(e);
         if (e.action === 'egress.allow' || e.action === 'egress.deny')
@@ -160,7 +163,7 @@ export async function startDaemon(opts: DaemonOptions) {
     // one launch per agent at a time: preparing an agent's volume (mount, grow) is not safe to race
     start: (agent) =>
       launchSerial(agent.name, async () => {
-        const sandbox = await launchSandbox(opened.launch, agent);
+        const sandbox = await launchSandbox(opened.launch, agent, { signal: launches.signal });
         metricsRef.current?.sandboxStarted();
         return sandbox;
       }),
@@ -197,7 +200,7 @@ export async function startDaemon(opts: DaemonOptions) {
     ...(opts.quantum === undefined ? {} : { quantum: opts.quantum }),
   });
   routerRef.current = router;
-  const metrics = createDaemonMetrics({ router, pool });
+  const metrics = createDaemonMetrics({ router, pool, starts: opened.launch.startLimit });
   metricsRef.current = metrics;
   const messages = createMessageService({
     store,
@@ -261,6 +264,7 @@ export async function startDaemon(opts: DaemonOptions) {
   log.info('host ready', {
     maxSandboxes,
     maxPerAgent,
+    maxStarting: opened.launch.startLimit?.limit,
     agents: catalog.names().length,
     requeued: recovered.requeued.length,
     failed: recovered.failed.length,
@@ -301,6 +305,7 @@ export async function startDaemon(opts: DaemonOptions) {
       stopping ??= (async () => {
         draining = true;
         held.abort();
+        launches.abort();
         await channels.stop();
         scheduler.stop();
         unwatchTasks();
