@@ -82,7 +82,11 @@ export async function withBenchHome<T>(opts: BenchHomeOptions, fn: (b: BenchHome
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
   fs.chmodSync(dir, 0o711); // the agents' uids pass through to their volumes
   const server = await startModelServer();
-  const log = createLogger({ level: 'error' });
+  // CORRAL_LOG=debug shows each start's per-phase timing, as it does for the CLI
+  const wanted = process.env['CORRAL_LOG'];
+  const log = createLogger({
+    level: wanted === 'debug' || wanted === 'info' || wanted === 'warn' ? wanted : 'error',
+  });
   const home = resolveHome({ CORRAL_HOME: dir });
   const docker =
     opts.backend === 'docker' ? createDockerApi(createDockerHttp(dockerSocketPath())) : undefined;

@@ -87,12 +87,34 @@ describe.skipIf(!hasBwrap)('credentials (bwrap)', () => {
     // the origin echoed it; the gateway redacted the echo before it reached the sandbox
     expect(r.stdout).toContain('tool said: got Bearer [redacted]');
     expect(r.stdout).not.toContain(VALUE);
+    // Node in the sandbox trusts the gateway's certificate too (OpenSSL's store, through NODE_OPTIONS), with no
+    // CA option of its own: a CONNECT through the proxy, then TLS with Node's default verification
+    const node = await e.corral([
+      'run',
+      'curler',
+      `bash: cat > /tmp/tls.js <<'EOF'
+const proxy = new URL(process.env.HTTPS_PROXY);
+require('http')
+  .request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: '127.0.0.1:${origin.port}' })
+  .on('connect', (res, socket) => {
+    const tls = require('tls').connect({ socket, host: '127.0.0.1' }, () => {
+      tls.write('GET /user HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nAuthorization: Bearer ' + process.env.LOCAL + '\\r\\nConnection: close\\r\\n\\r\\n');
+    });
+    tls.on('data', (d) => process.stdout.write(d)).on('error', (err) => console.log('node tls error: ' + err.message));
+  })
+  .end();
+EOF
+node /tmp/tls.js`,
+    ]);
+    expect(node.code, node.stderr).toBe(0);
+    expect(node.stdout).toContain('got Bearer [redacted]');
+    expect(origin.seen).toEqual([`Bearer ${VALUE}`, `Bearer ${VALUE}`]);
     // an agent without the grant is tunnelled (the origin's own certificate, which the sandbox does not trust)
     const ungranted = await e.corral(['agent', 'set', 'curler', '--revoke', 'LOCAL']);
     expect(ungranted.code, ungranted.stderr).toBe(0);
     const again = await e.corral(['run', 'curler', `bash: curl -sS --noproxy '' ${url} 2>&1 | head -c 300`]);
     expect(again.stdout).toMatch(/certificate|SSL/i);
-    expect(origin.seen).toHaveLength(1);
+    expect(origin.seen).toHaveLength(2);
   });
 
   it('init made a CA: key 0600 on the host, certificate public', () => {
@@ -116,13 +138,15 @@ describe.skipIf(!hasBwrap)('credentials (bwrap)', () => {
     const r = await e.corral([
       'run',
       'alpha',
-      `bash: echo "gh=$GH_TOKEN ca=$NODE_EXTRA_CA_CERTS,$SSL_CERT_FILE,$CURL_CA_BUNDLE,$REQUESTS_CA_BUNDLE,$GIT_SSL_CAINFO"; ` +
+      `bash: echo "gh=$GH_TOKEN ca=$NODE_OPTIONS,$SSL_CERT_FILE,$CURL_CA_BUNDLE,$REQUESTS_CA_BUNDLE,$GIT_SSL_CAINFO"; ` +
         `grep -c '${ca}' /etc/ssl/certs/ca-certificates.crt; ls /etc/ssl/certs/ca-certificates.crt >/dev/null && echo bundle; ` +
         `printf '${hex}' > /tmp/.p; grep -rlsF -f /tmp/.p --exclude=.p /proc/[0-9]*/environ /workspace /tmp /root /opt /run /etc | wc -l`,
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/gh=corral-sentinel-[0-9a-f]{40} /);
-    expect(r.stdout).toContain(`ca=${Array(5).fill('/etc/ssl/certs/ca-certificates.crt').join(',')}`);
+    expect(r.stdout).toContain(
+      `ca=--use-openssl-ca,${Array(4).fill('/etc/ssl/certs/ca-certificates.crt').join(',')}`,
+    );
     expect(r.stdout).toMatch(/\n1\nbundle\n0/);
     expect(r.stdout).not.toContain(VALUE);
   });
