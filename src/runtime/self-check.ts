@@ -25,13 +25,14 @@ export function softLimit(limits: string, name: string): string | undefined {
 }
 
 /** nofile and fsize (bytes) from /proc/self/limits, or from the shell where there is none (gVisor). */
-async function rlimits(limits: string): Promise<{ nofile: string; fsize: string }> {
+function rlimits(limits: string): { nofile: string; fsize: string } {
   const nofile = softLimit(limits, 'Max open files');
   const fsize = softLimit(limits, 'Max file size');
   if (nofile !== undefined && fsize !== undefined) return { nofile, fsize };
   try {
-    // loaded only here: node:child_process is not worth its load time on the backends that have the file
-    const { execFileSync } = await import('node:child_process');
+    // loaded only here: node:child_process is not worth its load time on the backends that have the file; and not
+    // by import(), which would start Node's ES module loader before ready (the start file is CommonJS)
+    const { execFileSync } = process.getBuiltinModule('node:child_process');
     const [n = '?', f = '?'] = execFileSync('/bin/sh', ['-c', 'ulimit -n; ulimit -f'], { encoding: 'utf8' })
       .trim()
       .split('\n');
@@ -126,7 +127,7 @@ export async function collectStartReport(
     uid: String(process.getuid?.() ?? -1),
     capeff: statusField(status, 'CapEff') ?? '?',
     capbnd: statusField(status, 'CapBnd') ?? '?',
-    ...(await rlimits(limits)),
+    ...rlimits(limits),
     devices: devices().join(','),
     procsys: procSysWritable(),
     gateway: await gatewayReachable(gatewaySocket),
