@@ -8,6 +8,17 @@ import type { ContractImage, ContractOptions } from './layer.contract.ts';
 import { describeLayerContract } from './layer.contract.ts';
 import type { HostIds, Sandbox, SandboxBackend, SandboxSpec } from './types.ts';
 import { DEFAULT_LIMITS } from './types.ts';
+import { alive, describeProc, footprint } from './testing/footprint.ts';
+
+/** Processes of a uid; pgrep exits 1 when there are none, anything else is an error, not an empty answer. */
+function pgrep(uid: number): number[] {
+  const r = spawnSync('pgrep', ['-u', String(uid)], { encoding: 'utf8' });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`pgrep -u ${uid} failed: ${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map(Number);
+}
 
 const CONTRACT_BASE_TIMEOUT_MS = 20_000;
 
@@ -151,19 +162,35 @@ export function runSandboxContract(
     it(
       'stop() ends every process inside, background ones included',
       async () => {
-        const sandbox = await start(
+        const backend = makeBackend();
+        const sandbox = await backend.start(
           spec(['/bin/sh', '-c', '(sleep 300 &) ; sleep 300 & echo started; wait']),
         );
+        running.push(sandbox);
         await new Promise<void>((resolve) => sandbox.stdout.once('data', () => resolve()));
+        // A backend that decides the host ids (Docker's remapped root) shares them with every container of its
+        // runtime, this sandbox's or not: judge its own processes (its cgroups) instead of everything of that uid.
+        const shared = hostIds !== undefined && backend.hostIdsFor !== undefined;
+        if (shared) expect(sandbox.pid, 'the pid whose death ends the sandbox').toBeDefined();
+        const own = shared ? footprint(sandbox.pid ?? 0) : undefined;
+        if (own !== undefined) expect(own.procs.length, 'the sandbox is seen on the host').toBeGreaterThan(1);
         await sandbox.stop();
         await sandbox.exited;
         if (hostIds !== undefined) {
-          // the agent's own uid owns nothing any more; a runtime such as dockerd reaps its processes
-          // asynchronously after stop(), so give it up to 5 s before judging
-          const owns = (): boolean => spawnSync('pgrep', ['-u', String(hostIds.uid)]).status !== 1;
-          for (let waited = 0; owns() && waited < 5_000; waited += 100)
+          // a runtime such as dockerd reaps its processes asynchronously after stop(), so give it up to 5 s
+          const left = (): string[] =>
+            (own === undefined
+              ? pgrep(hostIds.uid) // the agent's own uid owns nothing any more
+              : own.procs.filter(alive).map((p) => p.pid)
+            ).map(describeProc);
+          for (let waited = 0; left().length > 0 && waited < 5_000; waited += 100)
             await new Promise((r) => setTimeout(r, 100));
-          expect(owns()).toBe(false);
+          expect(left(), 'processes left behind').toEqual([]);
+          if (own !== undefined)
+            expect(
+              own.cgroups.filter((d) => fs.existsSync(d)),
+              'cgroups left behind',
+            ).toEqual([]);
         }
       },
       CONTRACT_TIMEOUT_MS,

@@ -10,8 +10,9 @@ import { resolveHome } from '../config/home.ts';
 import { diskQuotaSupport, prepareAgentVolume, removeAgentVolume } from '../host/agent-volume.ts';
 import { parseMountinfo } from '../util/mountinfo.ts';
 import { silentLogger } from '../util/log.ts';
-import { cgroupDirsOfPid } from './cgroup/detect.ts';
 import { CONTRACT_CHILD, hasContractChild } from './testing/contract-child.ts';
+import type { Footprint } from './testing/footprint.ts';
+import { alive, footprint, procOf } from './testing/footprint.ts';
 import { contractSpec } from './testing/spec.ts';
 import type { ContractImage } from './layer.contract.ts';
 import type { HostIds, LimitHit, Sandbox, SandboxBackend, SandboxLimits, SandboxSpec } from './types.ts';
@@ -44,63 +45,6 @@ function collect(sandbox: Sandbox): { out: () => string } {
   sandbox.stdout.on('data', (c: Buffer) => (out += c.toString()));
   sandbox.stderr.on('data', (c: Buffer) => (out += c.toString()));
   return { out: () => out };
-}
-
-/** pid plus start time: under a fork bomb pids wrap around quickly and a pid alone may name a newer process */
-interface Proc {
-  pid: number;
-  start: string;
-}
-
-function procStat(pid: number): { start: string; zombie: boolean } | undefined {
-  try {
-    // fields after the command name (which may hold spaces) start at ") "
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { start: rest[19] ?? '', zombie: rest[0] === 'Z' };
-  } catch {
-    return undefined;
-  }
-}
-
-const procOf = (pid: number): Proc | undefined => {
-  const s = procStat(pid);
-  return s === undefined ? undefined : { pid, start: s.start };
-};
-
-const alive = (p: Proc): boolean => {
-  const s = procStat(p.pid);
-  return s !== undefined && s.start === p.start && !s.zombie;
-};
-
-/** Everything a running sandbox holds on the host: its processes and its cgroups (not the ones we are in). */
-interface Footprint {
-  procs: Proc[];
-  cgroups: string[];
-}
-
-function footprint(pid: number): Footprint {
-  const ours = new Set(cgroupDirsOfPid(process.pid));
-  const cgroups = cgroupDirsOfPid(pid).filter((d) => !ours.has(d));
-  const pids = new Set<number>([pid]);
-  for (const d of cgroups)
-    for (const p of fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n'))
-      if (p !== '') pids.add(Number(p));
-  // A listed process may die and its pid go to a host process before we read it: keep only processes that
-  // are still in the sandbox's cgroup after their start time was read.
-  const name = cgroups[0] === undefined ? undefined : path.basename(cgroups[0]);
-  const inSandbox = (p: number): boolean => {
-    try {
-      return name === undefined || fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(`/${name}\n`);
-    } catch {
-      return false;
-    }
-  };
-  const procs = [...pids].flatMap((p) => {
-    const proc = procOf(p);
-    return proc !== undefined && inSandbox(p) && alive(proc) ? [proc] : [];
-  });
-  return { procs, cgroups };
 }
 
 async function expectGone(f: Footprint, parent: string): Promise<void> {
