@@ -78,15 +78,19 @@ function tracked(launch: (agent: string) => Promise<RunningSandbox>, ids: string
   };
 }
 
+/** Errors only, unless CORRAL_LOG=debug|info|warn asks for more (debug shows each start's time per phase). */
+export function benchLogger(): Logger {
+  const wanted = process.env['CORRAL_LOG'];
+  return createLogger({
+    level: wanted === 'debug' || wanted === 'info' || wanted === 'warn' ? wanted : 'error',
+  });
+}
+
 export async function withBenchHome<T>(opts: BenchHomeOptions, fn: (b: BenchHome) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
   fs.chmodSync(dir, 0o711); // the agents' uids pass through to their volumes
   const server = await startModelServer();
-  // CORRAL_LOG=debug shows each start's per-phase timing, as it does for the CLI
-  const wanted = process.env['CORRAL_LOG'];
-  const log = createLogger({
-    level: wanted === 'debug' || wanted === 'info' || wanted === 'warn' ? wanted : 'error',
-  });
+  const log = benchLogger();
   const home = resolveHome({ CORRAL_HOME: dir });
   const docker =
     opts.backend === 'docker' ? createDockerApi(createDockerHttp(dockerSocketPath())) : undefined;

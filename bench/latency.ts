@@ -14,14 +14,16 @@ import { unmountAgentVolume } from '../src/host/agent-volume.ts';
 import { launchSandbox } from '../src/host/launch.ts';
 import { TRIVIAL_SANDBOX_ARGS } from '../src/sandbox/bwrap/probe.ts';
 import { openHost } from '../src/host/open.ts';
-import { createLogger } from '../src/util/log.ts';
 import { startModelServer } from '../test/fixtures/model-server.ts';
+import { benchLogger } from './backend-harness.ts';
 import type { Stats } from './stats.ts';
 import { stats, timeIt } from './stats.ts';
 
 function runQuiet(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: 'ignore' });
+    // the baseline's environment is as bare as the sandbox's: a variable of the caller's such as
+    // NODE_EXTRA_CA_CERTS adds ~80 ms to Node's start and would flatter every ratio against it
+    const c = spawn(cmd, args, { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     c.on('error', reject);
     c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${String(code)}`))));
   });
@@ -49,7 +51,7 @@ export async function runBench(opts: {
   const n = opts.iterations;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-bench-'));
   const server = await startModelServer();
-  const log = createLogger({ level: 'error' });
+  const log = benchLogger();
   const ctx = { home: resolveHome({ CORRAL_HOME: dir }), log, out: () => undefined, err: () => undefined };
   try {
     initHome(ctx);
