@@ -46,6 +46,8 @@ export interface FleetMemory {
 export interface FleetBackendResult {
   backend: FleetBackend;
   count: number;
+  /** the host's bound on sandboxes in their start phase at once (sandboxes.maxStarting) */
+  maxStarting: number | undefined;
   raw: { what: string; wallMs: number; each: Stats; failures: { count: number; reason: string }[] };
   /** new agents: volumes, layers (and Docker's per-agent containers) created on the way */
   firstStart: FleetRound;
@@ -113,6 +115,7 @@ async function fleetOn(
   backend: FleetBackend,
   count: number,
   progress: (msg: string) => void,
+  maxStarting: number | undefined,
 ): Promise<FleetBackendResult> {
   const agents = Array.from({ length: count }, (_, i) => agentName(i));
   let afterTeardown: string[] = [];
@@ -129,7 +132,10 @@ async function fleetOn(
       agents: [...agents, WARM_UP],
       prefix: `corral-bench-fleet-${backend}-`,
       noImage: backend === 'bwrap' || backend === 'microvm' ? '' : 'no base image: corral image build',
-      ...(backend === 'microvm' ? { config: benchMicrovmConfig(kernel) } : {}),
+      config: {
+        ...(backend === 'microvm' ? benchMicrovmConfig(kernel) : {}),
+        ...(maxStarting === undefined ? {} : { sandboxes: { maxStarting } }),
+      },
       progress,
       onTeardown: (left) => (afterTeardown = left),
     },
@@ -165,6 +171,7 @@ async function fleetOn(
       return {
         backend,
         count,
+        maxStarting: b.deps.startLimit?.limit,
         raw: {
           what: rawLabel(backend),
           wallMs: rawRun.wallMs,
@@ -186,11 +193,13 @@ export async function runFleetBench(opts: {
   count: number;
   backends: readonly FleetBackend[];
   progress: (msg: string) => void;
+  /** sandboxes.maxStarting for the host (default: the host's own default) */
+  maxStarting?: number;
 }): Promise<FleetResult> {
   const out: FleetResult = { count: opts.count, backends: [], skipped: [] };
   for (const backend of opts.backends) {
     try {
-      out.backends.push(await fleetOn(backend, opts.count, opts.progress));
+      out.backends.push(await fleetOn(backend, opts.count, opts.progress, opts.maxStarting));
     } catch (err) {
       // only a backend this machine cannot run is skipped (and said so); anything else is a failure
       if (!(err instanceof BackendUnavailable)) throw err;
@@ -225,7 +234,7 @@ export function formatFleetBench(r: FleetResult): string {
       (ratio === undefined ? '' : `  ×${ratio.toFixed(1)} raw`) +
       r.failures.map((f) => `\n    ${f.count} of ${b.count} did not start: ${f.reason}`).join('');
     lines.push(
-      `${b.backend}`,
+      `${b.backend} (the host starts at most ${b.maxStarting ?? 'all'} at once, the rest wait their turn)`,
       row(`raw ${b.raw.what}`, b.raw, b.raw.each),
       row('new agents → runtime ready', b.firstStart, b.firstStart.ready, b.firstStart.wallMs / b.raw.wallMs),
       row('same agents again → runtime ready', b.restart, b.restart.ready, b.ratio),

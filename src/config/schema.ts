@@ -141,7 +141,7 @@ export const CorralConfig = z
           .max(256)
           .optional()
           .describe(
-            'sandboxes of one corral process in their start phase at once; the rest wait (default: cores, ≥ 2)',
+            'sandboxes of one corral process in their start phase at once; the rest wait (default: 2 per CPU core)',
           ),
       })
       .strict()

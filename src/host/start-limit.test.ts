@@ -126,10 +126,10 @@ describe('start limiter', () => {
     expect(waits).toEqual([0, 250]);
   });
 
-  it('refuses a limit below one, and defaults to the cores, at least two', () => {
+  it('refuses a limit below one, and defaults to two per core', () => {
     expect(() => createStartLimiter({ limit: 0 })).toThrow(/whole number/);
     expect(() => createStartLimiter({ limit: 1.5 })).toThrow(/whole number/);
     expect(defaultMaxStarting(1)).toBe(2);
-    expect(defaultMaxStarting(8)).toBe(8);
+    expect(defaultMaxStarting(8)).toBe(16);
   });
 });

@@ -6,10 +6,15 @@ import { CorralError } from '../util/errors.ts';
 
 /** The default bound never goes below this, so one slow start does not hold up every other. */
 export const MIN_DEFAULT_STARTING = 2;
+/**
+ * Starts per core: a start phase is part CPU (the runtime's Node starting) and part waiting (mounts, process
+ * starts, the control stream). With 50 at once on 2 busy cores (docs/isolation.md, Benchmarks), 4 at once
+ * readied them as fast as anything tried or faster, 2 at once mostly slower, and all 50 at once refused some.
+ */
+export const STARTS_PER_CORE = 2;
 
-/** A start phase is mostly CPU (the runtime's Node starting): about one per core. */
 export function defaultMaxStarting(cores: number = os.availableParallelism()): number {
-  return Math.max(MIN_DEFAULT_STARTING, cores);
+  return Math.max(MIN_DEFAULT_STARTING, STARTS_PER_CORE * cores);
 }
 
 /** A start's turn. Give it back as soon as the runtime is ready or the start failed; a second release is a no-op. */

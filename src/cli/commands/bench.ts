@@ -14,6 +14,7 @@ interface BenchOpts {
   json?: boolean;
   backend?: string;
   count: string;
+  maxStarting?: string;
 }
 
 export function registerBench(program: Command, ctx: CliContext): void {
@@ -26,6 +27,10 @@ export function registerBench(program: Command, ctx: CliContext): void {
     .option('--only <part>', `run one part: ${PARTS.join(' or ')}`)
     .option('--backend <name>', `fleet: one backend (${FLEET_BACKENDS.join(', ')}); default all but microvm`)
     .option('--count <n>', 'fleet: sandboxes started at once', '50')
+    .option(
+      '--max-starting <n>',
+      "fleet: the host's bound on starts at once (default: sandboxes.maxStarting's)",
+    )
     .option('--json', 'print JSON')
     .action(async (opts: BenchOpts) => {
       const only = PARTS.find((p) => p === opts.only);
@@ -68,8 +73,16 @@ export function registerBench(program: Command, ctx: CliContext): void {
             `--count must be a positive whole number, not '${opts.count}'`,
             'e.g. --count 50',
           );
+        const maxStarting = opts.maxStarting === undefined ? undefined : Number(opts.maxStarting);
+        if (maxStarting !== undefined && (!Number.isInteger(maxStarting) || maxStarting < 1))
+          throw new CorralError(
+            'invalid_argument',
+            `--max-starting must be a positive whole number, not '${String(opts.maxStarting)}'`,
+            'e.g. --max-starting 4',
+          );
         const r = await runFleetBench({
           count,
+          ...(maxStarting === undefined ? {} : { maxStarting }),
           backends: backend === undefined ? defaults : [backend],
           progress,
         });
