@@ -1,5 +1,6 @@
-// corral bench --only runc|gvisor: an OCI sandbox's start → runtime ready next to the raw runtime running /bin/true
-// from a minimal bundle on the same base image (and `runsc do true`), in the same run; idle memory per sandbox.
+// corral bench --only bwrap|runc|gvisor: a sandbox's start → runtime ready on the base image next to the raw
+// runtime running /bin/true from the same image (a minimal bundle for runc and runsc, `runsc do true` too; a
+// minimal `bwrap` for bwrap), in the same run; idle memory per sandbox.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,14 +8,15 @@ import path from 'node:path';
 import { detectCgroups } from '../src/sandbox/oci/cgroup.ts';
 import type { BenchHome } from './backend-harness.ts';
 import { timeLaunches, withBenchHome } from './backend-harness.ts';
-import { pidsMentioning, rssMiB } from './procs.ts';
+import { pidsMentioning, rssMiB, withDescendants } from './procs.ts';
 import type { Stats } from './stats.ts';
 import { goalLine, stats, statRow, timeIt } from './stats.ts';
 
 export type OciBenchBackend = 'runc' | 'gvisor';
+export type ImageBenchBackend = OciBenchBackend | 'bwrap';
 
 export interface OciBenchResult {
-  backend: OciBenchBackend;
+  backend: ImageBenchBackend;
   /** the raw runtime's own start and exit of /bin/true, and of node -e 0 (Node's own start on top) */
   rawTrue: Stats;
   rawNode: Stats;
@@ -87,8 +89,25 @@ export async function rawRuntime(
     : ['runsc', '--root', stateDir, `--platform=${platform}`, '--network=none'];
 }
 
+/** bwrap's smallest sandbox on the image: its own namespaces, the image read-only as /, proc and a minimal /dev. */
+export function rawBwrapArgs(rootfs: string, args: string[]): string[] {
+  return [
+    'bwrap',
+    '--unshare-all',
+    '--die-with-parent',
+    '--ro-bind',
+    rootfs,
+    '/',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    ...args,
+  ];
+}
+
 export async function runOciBench(opts: {
-  backend: OciBenchBackend;
+  backend: ImageBenchBackend;
   iterations: number;
   progress: (msg: string) => void;
 }): Promise<OciBenchResult> {
@@ -106,9 +125,11 @@ export async function runOciBench(opts: {
       async (b) => {
         const image = b.image;
         if (image === undefined) throw new Error('no base image');
-        const runtime = await rawRuntime(b, opts.backend, path.join(rawDir, 'state'));
+        const backend = opts.backend;
+        const runtime = backend === 'bwrap' ? [] : await rawRuntime(b, backend, path.join(rawDir, 'state'));
         let k = 0;
         const rawRun = async (args: string[]): Promise<void> => {
+          if (backend === 'bwrap') return run(rawBwrapArgs(image.rootfs, args));
           const id = `bench-raw-${process.pid}-${++k}`;
           const bundle = path.join(rawDir, `b${k}`);
           rawBundle(bundle, image.rootfs, args, id);
@@ -128,7 +149,8 @@ export async function runOciBench(opts: {
         opts.progress('idle memory');
         const idle = await b.launch('bench');
         await new Promise((r) => setTimeout(r, 1_000)); // let the runtime settle after its start
-        const inside = cgroupPids(idle.id);
+        // bwrap: its processes name the sandbox's run directory; what runs inside descends from them
+        const inside = backend === 'bwrap' ? withDescendants(pidsMentioning(idle.id)) : cgroupPids(idle.id);
         const runtimeProc = pidsMentioning(`bundles/${idle.id}`).filter((p) => !inside.includes(p));
         const idleSandboxMiB = rssMiB([...inside, ...runtimeProc]);
         const idleLayerMiB = rssMiB(pidsMentioning(b.layerDir('bench')));
@@ -152,7 +174,7 @@ export async function runOciBench(opts: {
 
 export function formatOciBench(r: OciBenchResult): string {
   const row = (name: string, s: Stats): string => statRow(name, s, { width: 40, base: r.rawTrue });
-  const raw = r.backend === 'runc' ? 'runc run' : 'runsc run';
+  const raw = r.backend === 'runc' ? 'runc run' : r.backend === 'gvisor' ? 'runsc run' : 'bwrap';
   return (
     `${r.backend}\n` +
     row(`raw ${raw} /bin/true`, r.rawTrue) +

@@ -5,7 +5,17 @@ import { CorralError } from '../../util/errors.ts';
 import type { CliContext } from '../context.ts';
 
 const DEFAULT_ITERATIONS = 20;
-const PARTS = ['latency', 'gateway', 'docker', 'daemon', 'runc', 'gvisor', 'microvm', 'fleet'] as const;
+const PARTS = [
+  'latency',
+  'gateway',
+  'docker',
+  'daemon',
+  'bwrap',
+  'runc',
+  'gvisor',
+  'microvm',
+  'fleet',
+] as const;
 const FLEET_BACKENDS = ['bwrap', 'runc', 'gvisor', 'docker', 'microvm'] as const;
 
 interface BenchOpts {
@@ -104,8 +114,8 @@ export function registerBench(program: Command, ctx: CliContext): void {
         ctx.out(opts.json === true ? JSON.stringify({ microvm: r }, null, 2) + '\n' : formatMicrovmBench(r));
         return;
       }
-      if (only === 'runc' || only === 'gvisor') {
-        // only on request: corral must run as root, with the runtime installed
+      if (only === 'bwrap' || only === 'runc' || only === 'gvisor') {
+        // only on request: on the base image; runc and gVisor need corral to run as root
         const { runOciBench, formatOciBench } = await import('../../../bench/oci.ts');
         const iterations = Math.max(1, Number(opts.iterations) || DEFAULT_ITERATIONS);
         const oci = await runOciBench({ backend: only, iterations, progress });
