@@ -11,7 +11,7 @@ import { cmdlineOf, pidsMentioning } from './procs.ts';
 const CGROUP_DEPTH = 6;
 const POLL_MS = 200;
 /** Marks a loop device another process's mount namespace still holds (see heldBy). */
-export const HELD_ELSEWHERE = 'still mounted in the mount namespace';
+const HELD_ELSEWHERE = 'still mounted in the mount namespace';
 
 export interface LeftoverScope {
   /** paths only this benchmark's home uses: its root, the OCI backends' bundle directory */
@@ -51,8 +51,9 @@ function loopDevices(roots: readonly string[]): string[] {
 }
 
 /**
- * A host whose root mount is private gives every new mount namespace (any sandbox started on the machine while
- * the volume was mounted) its own copy of the mount: the loop device stays until that namespace ends.
+ * Which mount namespace still has the device mounted. Every namespace made while a volume was mounted (an image
+ * build's, any tool's) gets a copy of the mount; unmounting a volume detaches those copies (see unmountImage),
+ * so one found here is mounted somewhere else in that namespace: a sandbox's /workspace still running.
  */
 function heldBy(device: string): string {
   for (const e of fs.readdirSync('/proc')) {

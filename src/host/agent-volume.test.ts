@@ -15,10 +15,17 @@ import {
   unmountAgentVolume,
 } from './agent-volume.ts';
 import { mountsAt, parseMountinfo } from '../util/mountinfo.ts';
+import { attachedLoops, otherMountNamespace } from '../sandbox/testing/mount-namespace.ts';
 
 const isRoot = process.getuid?.() === 0;
 const quota = diskQuotaSupport(isRoot);
 const IDS = { uid: 1_500_000_990, gid: 1_500_000_990 };
+
+/** Polls `ok` for up to UNTIL_MS (a detached mount frees its device a moment after the unmount returns). */
+const UNTIL_MS = 5_000;
+async function until(ok: () => boolean): Promise<void> {
+  for (let waited = 0; !ok() && waited < UNTIL_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+}
 
 const homes: HomePaths[] = [];
 function newHome(): HomePaths {
@@ -125,6 +132,28 @@ describe.skipIf(quota.mechanism !== 'quota')(
       fs.mkdirSync(home.dataDir, { recursive: true });
       fs.symlinkSync('/etc/passwd', path.join(home.dataDir, 'l.ext4'));
       await expect(prepareAgentVolume(home, 'l', 64 * MIB, opts)).rejects.toThrow(/not a plain file/);
+    });
+
+    it('unmount frees the loop device while a mount namespace made meanwhile still runs', async () => {
+      const home = newHome();
+      const v = await prepareAgentVolume(home, 'n', 64 * MIB, opts);
+      const image = path.join(fs.realpathSync(home.dataDir), 'n.ext4');
+      // its private copy of the mount is one no unmount propagates to
+      const other = await otherMountNamespace();
+      try {
+        expect(other.holds(v.dir)).toBe(true);
+        await unmountAgentVolume(home, 'n');
+        expect(mountsAt(v.dir)).toEqual([]);
+        await until(() => attachedLoops(image).length === 0);
+        expect(attachedLoops(image), 'loop devices still attached').toEqual([]);
+        expect(other.running(), 'the other namespace still runs').toBe(true);
+        expect(other.holds(v.dir)).toBe(false);
+        expect((fs.statSync(v.dir).mode & 0o777).toString(8)).toBe('700');
+        const again = await prepareAgentVolume(home, 'n', 64 * MIB, opts);
+        expect(mountsAt(again.dir).map((m) => m.fsType)).toEqual(['ext4']);
+      } finally {
+        await other.end();
+      }
     });
 
     it('remove leaves no mount and no loop device behind', async () => {

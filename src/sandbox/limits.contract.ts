@@ -6,13 +6,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HomePaths } from '../config/home.ts';
 import { resolveHome } from '../config/home.ts';
-import { diskQuotaSupport, prepareAgentVolume, removeAgentVolume } from '../host/agent-volume.ts';
+import {
+  diskQuotaSupport,
+  prepareAgentVolume,
+  removeAgentVolume,
+  unmountAgentVolume,
+} from '../host/agent-volume.ts';
 import { parseMountinfo } from '../util/mountinfo.ts';
 import { silentLogger } from '../util/log.ts';
 import { CONTRACT_CHILD, hasContractChild } from './testing/contract-child.ts';
 import type { Footprint } from './testing/footprint.ts';
 import { alive, footprint, procOf } from './testing/footprint.ts';
+import { attachedLoops, otherMountNamespace } from './testing/mount-namespace.ts';
 import { contractSpec } from './testing/spec.ts';
 import type { ContractImage } from './layer.contract.ts';
 import type { HostIds, LimitHit, Sandbox, SandboxBackend, SandboxLimits, SandboxSpec } from './types.ts';
@@ -116,6 +123,24 @@ export function runLimitsContract(
       if (fs.existsSync(home.dataDir)) await removeAgentVolume(home, 'contract');
       fs.rmSync(parent, { recursive: true, force: true });
     });
+
+    /** The agent's volume of SMALL_DISK, as the host prepares it (quota hosts only). */
+    const smallVolume = async (): Promise<{ home: HomePaths; workspaceDir: string; image: string }> => {
+      const home = resolveHome({ CORRAL_HOME: parent });
+      const v = await prepareAgentVolume(home, 'contract', SMALL_DISK, {
+        ids: opts.hostIds,
+        isRoot: true,
+        log: silentLogger,
+      });
+      if (opts.searchableVolume === true)
+        for (let d = path.dirname(v.workspaceDir); d.startsWith(parent); d = path.dirname(d))
+          fs.chmodSync(d, fs.statSync(d).mode | 0o001);
+      return {
+        home,
+        workspaceDir: v.workspaceDir,
+        image: path.join(fs.realpathSync(home.dataDir), 'contract.ext4'),
+      };
+    };
 
     let n = 0;
     const extra = (dir: string): Partial<SandboxSpec> => ({
@@ -310,18 +335,8 @@ export function runLimitsContract(
       async () => {
         const limits = { ...DEFAULT_LIMITS, diskBytes: SMALL_DISK, maxFileBytes: SMALL_DISK };
         let over: Partial<SandboxSpec> = { limits };
-        if (quota.mechanism === 'quota') {
-          const home = resolveHome({ CORRAL_HOME: parent });
-          const v = await prepareAgentVolume(home, 'contract', SMALL_DISK, {
-            ids: opts.hostIds,
-            isRoot: true,
-            log: silentLogger,
-          });
-          over = { ...over, workspaceDir: v.workspaceDir, diskQuota: true };
-          if (opts.searchableVolume === true)
-            for (let d = path.dirname(v.workspaceDir); d.startsWith(parent); d = path.dirname(d))
-              fs.chmodSync(d, fs.statSync(d).mode | 0o001);
-        }
+        if (quota.mechanism === 'quota')
+          over = { ...over, workspaceDir: (await smallVolume()).workspaceDir, diskQuota: true };
         const s = spec(
           ['/bin/sh', '-c', 'dd if=/dev/zero of=/workspace/fill bs=1M count=128 2>&1; echo "status=$?"'],
           over,
@@ -339,6 +354,38 @@ export function runLimitsContract(
           expect(r.out()).toMatch(/status=153|File too large/); // SIGXFSZ or EFBIG at the file size limit
         }
         expect(fs.statSync(path.join(s.workspaceDir, 'fill')).size).toBeLessThanOrEqual(SMALL_DISK);
+      },
+      CASE_TIMEOUT_MS,
+    );
+
+    it.skipIf(quota.mechanism !== 'quota')(
+      `once stopped, nothing keeps the agent's volume: unmounting it frees its loop device${skip(quota.mechanism === 'quota' ? undefined : quota.reason)}`,
+      async () => {
+        const v = await smallVolume();
+        const sandbox = await start(
+          spec(['/bin/sh', '-c', 'echo kept > /workspace/f; echo started; read line'], {
+            limits: { ...DEFAULT_LIMITS, diskBytes: SMALL_DISK },
+            workspaceDir: v.workspaceDir,
+            diskQuota: true,
+          }),
+        );
+        const r = collect(sandbox);
+        await waitFor('the sandbox to start', () => (r.out().includes('started') ? true : undefined));
+        // something else on the host makes a mount namespace while the sandbox runs (an image build does)
+        const other = await otherMountNamespace();
+        try {
+          sandbox.stdin.end('done\n');
+          await sandbox.exited;
+          await sandbox.stop();
+          await unmountAgentVolume(v.home, 'contract');
+          await waitFor('the loop device to be released', () =>
+            attachedLoops(v.image).length === 0 ? true : undefined,
+          ).catch(() => undefined);
+          expect(attachedLoops(v.image), 'loop devices still attached').toEqual([]);
+          expect(other.running(), 'the other namespace still runs').toBe(true);
+        } finally {
+          await other.end();
+        }
       },
       CASE_TIMEOUT_MS,
     );
