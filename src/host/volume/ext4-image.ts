@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { CorralError } from '../../util/errors.ts';
+import { detachCopies } from '../../util/detach-copies.ts';
 import { loopBackingFile, loopDevicesOf, mountsAt } from '../../util/mountinfo.ts';
 
 const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
@@ -105,29 +106,9 @@ export async function mountImage(file: string, dir: string, lockDir: string): Pr
 export async function unmountImage(file: string, dir: string): Promise<void> {
   // stacked mounts of the same volume (two processes raced) come off one by one
   while (mountState(file, dir).state === 'mounted') await run('umount', [dir]);
+  // still attached: a namespace made while it was mounted (an image build's) may hold a copy of the mount; a
+  // running sandbox of the agent holds it through its own /workspace, not a mount here, and keeps it
   if (loopDevicesOf(file).length > 0) detachCopies(dir);
-}
-
-/**
- * A mount namespace made on this host while the volume was mounted (an image build's `unshare --mount`, any
- * tool's) holds a copy of the mount, and with it the loop device, until that namespace ends: minutes, and no
- * propagation reaches a private copy. Removing the (empty) mount point detaches the mounts on it in every
- * namespace (Linux >= 3.18), so the device frees now. A running sandbox of the agent mounts the workspace
- * elsewhere (its own /workspace) and keeps the volume until it ends, as it should.
- */
-function detachCopies(dir: string): void {
-  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined || !st.isDirectory()) return;
-  try {
-    fs.rmdirSync(dir);
-  } catch (err) {
-    // not empty (no volume was mounted here) or mounted again meanwhile: nothing to detach
-    if (err instanceof Error && 'code' in err && (err.code === 'ENOTEMPTY' || err.code === 'EBUSY')) return;
-    throw err;
-  }
-  fs.mkdirSync(dir, { mode: st.mode & 0o7777 });
-  fs.chownSync(dir, st.uid, st.gid);
-  fs.chmodSync(dir, st.mode & 0o7777);
 }
 
 /**

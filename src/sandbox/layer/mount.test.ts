@@ -11,6 +11,7 @@ import { isLayerMounted, layerMountsUnder } from './mountinfo.ts';
 import { ownerFile } from './owner.ts';
 import { reapLayers } from './reap.ts';
 import { asAgentRoot, devBaseImage, hasFuseOverlayfs } from './testing.ts';
+import { otherMountNamespace } from '../testing/mount-namespace.ts';
 
 const image = devBaseImage();
 const isRoot = process.getuid?.() === 0;
@@ -43,6 +44,24 @@ describe.skipIf(!hasFuseOverlayfs || image === undefined || !isRoot)('mountLayer
     mounted.push(m);
     return m;
   }
+
+  it(
+    'unmount leaves no copy in a mount namespace made while it was mounted (its fuse server could not end)',
+    async () => {
+      const m = await mountLayer({ imageDir, ...scratch(), ids: AGENT });
+      // as an image build's namespace would: a private copy of the mount, which no unmount propagates to
+      const other = await otherMountNamespace();
+      try {
+        expect(other.holds(m.path)).toBe(true);
+        await m.unmount();
+        expect(other.holds(m.path), 'the copy in the other namespace').toBe(false);
+        expect(other.running()).toBe(true);
+      } finally {
+        await other.end();
+      }
+    },
+    TIMEOUT_MS,
+  );
 
   it(
     "lets the agent's root change base files; the change persists in its own layer only",

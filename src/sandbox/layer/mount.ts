@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CorralError } from '../../util/errors.ts';
 import type { HostIds } from '../types.ts';
 import { ensureHostDir } from './dirs.ts';
+import { detachCopies } from '../../util/detach-copies.ts';
 import { isLayerMounted } from './mountinfo.ts';
 import { claimLayer, ownerAlive, releaseLayer, writeOwner } from './owner.ts';
 
@@ -141,15 +142,18 @@ async function waitForMount(
 /** Unmounts a layer by path (no process handle needed, e.g. one a killed corral left): normal, then lazy. */
 export async function unmountPath(mountpoint: string): Promise<void> {
   const normal = await fusermount(['-u', mountpoint]);
-  if (normal.ok || !isLayerMounted(mountpoint)) return;
-  const lazy = await fusermount(['-u', '-z', mountpoint]);
-  if (!lazy.ok && isLayerMounted(mountpoint)) {
-    throw new CorralError(
-      'layer_unmount_failed',
-      `cannot unmount the agent layer at ${mountpoint}: ${lazy.err || normal.err}`,
-      `fusermount3 -u -z ${mountpoint}`,
-    );
+  if (!normal.ok && isLayerMounted(mountpoint)) {
+    const lazy = await fusermount(['-u', '-z', mountpoint]);
+    if (!lazy.ok && isLayerMounted(mountpoint)) {
+      throw new CorralError(
+        'layer_unmount_failed',
+        `cannot unmount the agent layer at ${mountpoint}: ${lazy.err || normal.err}`,
+        `fusermount3 -u -z ${mountpoint}`,
+      );
+    }
   }
+  // a copy in a mount namespace made meanwhile would keep the fuse server from exiting until it is killed
+  detachCopies(mountpoint);
 }
 
 function fusermount(args: string[]): Promise<{ ok: boolean; err: string }> {

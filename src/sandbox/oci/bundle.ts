@@ -4,6 +4,7 @@
 // which cannot traverse a private $CORRAL_HOME; nobody else can. Torn down without walking into the agent's tree.
 import fs from 'node:fs';
 import path from 'node:path';
+import { detachCopies } from '../../util/detach-copies.ts';
 import { CorralError } from '../../util/errors.ts';
 import { checkExtraBind } from '../bwrap/argv.ts';
 import type { LayerLease, LayerPool } from '../layer/pool.ts';
@@ -198,8 +199,10 @@ export async function prepareBundle(
   let done: Promise<void> | undefined;
   const teardown = (): Promise<void> => {
     done ??= (async () => {
-      // the bind of the merged root goes first, or the layer's fuse server could not exit on release
+      // the bind of the merged root goes first, or the layer's fuse server could not exit on release; and so
+      // do its copies in mount namespaces made meanwhile
       await unmountUnder(dir);
+      detachCopies(p.rootfs);
       await lease?.release();
       await removeBundleDir(dir);
     })();
