@@ -141,7 +141,7 @@ export const CorralConfig = z
           .max(256)
           .optional()
           .describe(
-            'sandboxes of one corral process in their start phase at once; the rest wait (default: 2 per CPU core)',
+            'sandboxes of one corral process in their start phase at once; the rest wait (default: 4 per CPU core)',
           ),
       })
       .strict()

@@ -126,10 +126,10 @@ describe('start limiter', () => {
     expect(waits).toEqual([0, 250]);
   });
 
-  it('refuses a limit below one, and defaults to two per core', () => {
+  it('refuses a limit below one, and defaults to four per core', () => {
     expect(() => createStartLimiter({ limit: 0 })).toThrow(/whole number/);
     expect(() => createStartLimiter({ limit: 1.5 })).toThrow(/whole number/);
-    expect(defaultMaxStarting(1)).toBe(2);
-    expect(defaultMaxStarting(8)).toBe(16);
+    expect(defaultMaxStarting(1)).toBe(4);
+    expect(defaultMaxStarting(8)).toBe(32);
   });
 });

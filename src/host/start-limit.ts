@@ -4,17 +4,16 @@
 import os from 'node:os';
 import { CorralError } from '../util/errors.ts';
 
-/** The default bound never goes below this, so one slow start does not hold up every other. */
-export const MIN_DEFAULT_STARTING = 2;
 /**
  * Starts per core: a start phase is part CPU (the runtime's Node starting) and part waiting (mounts, process
- * starts, the control stream). With 50 at once on 2 busy cores (docs/isolation.md, Benchmarks), 4 at once
- * readied them as fast as anything tried or faster, 2 at once mostly slower, and all 50 at once refused some.
+ * starts, the control stream). With 50 and 100 at once on 2 busy cores (docs/isolation.md, Benchmarks), 8 at
+ * once readied them as quickly as anything tried or quicker, 4 or 2 at once left the CPU idle between steps,
+ * and all at once was slower and (before the runtime's start got cheaper) refused some at the ready timeout.
  */
-export const STARTS_PER_CORE = 2;
+export const STARTS_PER_CORE = 4;
 
 export function defaultMaxStarting(cores: number = os.availableParallelism()): number {
-  return Math.max(MIN_DEFAULT_STARTING, STARTS_PER_CORE * cores);
+  return STARTS_PER_CORE * Math.max(1, cores);
 }
 
 /** A start's turn. Give it back as soon as the runtime is ready or the start failed; a second release is a no-op. */
