@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { testBaseImage, testImageBlocker } from '../../test/fixtures/base-image.ts';
 import { resolveHome } from '../config/home.ts';
+import { RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
 import { baseImageSource, IMAGE_NODE, imageSpec } from './base-image.ts';
 
 describe('host base image', () => {
@@ -18,7 +19,7 @@ describe('host base image', () => {
       expect(await source()).toBe(a);
       expect(imageSpec(a, '/layers/x')).toEqual({
         root: { imageDir: image.rootfs, imageId: image.id, layerDir: '/layers/x' },
-        command: [IMAGE_NODE, '/opt/corral/runtime.mjs'],
+        command: [IMAGE_NODE, `/opt/corral/${RUNTIME_FILE}`],
         extraReadOnly: [],
       });
     },

@@ -1,16 +1,17 @@
-// The runtime as it ships: bundled by esbuild into one ESM file and run as `node runtime.mjs`, with model calls
-// going bridge → gateway Unix socket (here a plain pipe to the stand-in model server) and back.
+// The runtime as it ships: the bundle the sandbox mounts (a CommonJS start file, ES modules loaded after ready) run
+// as `node runtime.cjs`, with model calls going bridge → gateway Unix socket (here a plain pipe to the stand-in
+// model server) and back.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterEach, expect, it } from 'vitest';
 import { startModelServer } from '../../test/fixtures/model-server.ts';
 import { RuntimeFrame } from '../protocol/frames.ts';
 import { ENV_GATEWAY_SOCKET } from '../protocol/sandbox-env.ts';
+import { ensureRuntimeBundle, RUNTIME_FILE } from '../sandbox/runtime-bundle.ts';
 import { encodeFrame, readFrames } from '../protocol/ndjson.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -21,16 +22,7 @@ afterEach(async () => {
 it('bundles, starts, answers a turn through the gateway socket, and exits 0 on shutdown', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'corral-main-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const bundle = join(dir, 'runtime.mjs');
-  await build({
-    entryPoints: [join(import.meta.dirname, 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: bundle,
-    logLevel: 'error',
-  });
+  const bundle = join(await ensureRuntimeBundle(dir), RUNTIME_FILE);
 
   const model = await startModelServer();
   cleanups.push(() => model.close());

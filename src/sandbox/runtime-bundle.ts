@@ -32,7 +32,7 @@ export function runtimeInputsHash(root = REPO_ROOT): string {
 // inputs in one process must not share (and delete) one temporary directory.
 const building = new Map<string, Promise<string>>();
 
-/** Returns the directory holding runtime.mjs, building it first when its inputs changed. */
+/** Returns the directory holding runtime.cjs, building it first when its inputs changed. */
 export async function ensureRuntimeBundle(cacheDir: string): Promise<string> {
   const dir = path.join(cacheDir, 'runtime', runtimeInputsHash());
   if (fs.existsSync(path.join(dir, RUNTIME_FILE))) return dir;

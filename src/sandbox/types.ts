@@ -90,7 +90,7 @@ export interface SandboxSpec {
   runDir?: string;
   /** host directory mounted read-write at /workspace */
   workspaceDir: string;
-  /** host directory holding runtime.mjs, mounted read-only at /opt/corral */
+  /** host directory holding runtime.cjs, mounted read-only at /opt/corral */
   runtimeDir: string;
   /** host directory holding the gateway socket, mounted read-only at /run/corral */
   gatewayDir: string;
@@ -115,7 +115,7 @@ export interface SandboxSpec {
   extraReadOnly: string[];
   /** host file (system roots plus the gateway's CA) bound read-only over the sandbox's system CA bundle */
   caBundle?: string;
-  /** the command run inside, e.g. ['node', '/opt/corral/runtime.mjs'] */
+  /** the command run inside, e.g. ['node', '/opt/corral/runtime.cjs'] */
   command: string[];
   /** host folders to mount; a backend without `mounts: true` refuses a spec that has any (src/sandbox/registry.ts) */
   mounts?: SandboxMount[];

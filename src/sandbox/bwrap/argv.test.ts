@@ -15,7 +15,7 @@ const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   env: {},
   limits: DEFAULT_LIMITS,
   extraReadOnly: [],
-  command: ['/usr/bin/node', '/opt/corral/runtime.mjs'],
+  command: ['/usr/bin/node', '/opt/corral/runtime.cjs'],
   ...over,
 });
 const exists = (): boolean => true;
@@ -52,7 +52,7 @@ describe('bwrapArgv', () => {
     const argv = bwrapArgv(spec({ hostIds: { uid: 1_500_000_007, gid: 1_500_000_007 } }), { exists });
     const tail = argv.slice(argv.indexOf('--') + 1).join(' ');
     expect(tail).toMatch(
-      /^setpriv --reuid 1500000007 --regid 1500000007 --clear-groups --bounding-set -all --inh-caps -all -- unshare --user --map-root-user -- setpriv --bounding-set -all --inh-caps -all --no-new-privs -- prlimit .*--nproc=512 -- \/usr\/bin\/node \/opt\/corral\/runtime.mjs$/,
+      /^setpriv --reuid 1500000007 --regid 1500000007 --clear-groups --bounding-set -all --inh-caps -all -- unshare --user --map-root-user -- setpriv --bounding-set -all --inh-caps -all --no-new-privs -- prlimit .*--nproc=512 -- \/usr\/bin\/node \/opt\/corral\/runtime.cjs$/,
     );
     expect(argv).not.toContain('--unshare-user');
   });

@@ -17,7 +17,7 @@ const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   limits: DEFAULT_LIMITS,
   extraReadOnly: [],
   caBundle: '/h/run/s1/ca.pem',
-  command: ['/usr/local/bin/node', '/opt/corral/runtime.mjs'],
+  command: ['/usr/local/bin/node', '/opt/corral/runtime.cjs'],
   ...over,
 });
 const exists = (): boolean => true;
@@ -77,7 +77,7 @@ describe('bwrapRootArgv', () => {
       ['/.corral/etc-hosts', '/etc/hosts'],
       ['/.corral/ca.crt', '/etc/ssl/certs/ca-certificates.crt'],
     ]);
-    expect(inner.join(' ')).toContain('--cap-drop ALL -- /usr/local/bin/node /opt/corral/runtime.mjs');
+    expect(inner.join(' ')).toContain('--cap-drop ALL -- /usr/local/bin/node /opt/corral/runtime.cjs');
   });
 
   it('as an ordinary user: the outer bwrap has a user namespace that still allows the inner one', () => {

@@ -99,7 +99,7 @@ describe('Docker container create body', () => {
   });
 
   it('runs each session as root of the container with exactly the environment given', () => {
-    const exec = execCreateBody(['node', '/opt/corral/runtime.mjs'], { PATH: '/usr/bin', A: 'b=c' });
+    const exec = execCreateBody(['node', '/opt/corral/runtime.cjs'], { PATH: '/usr/bin', A: 'b=c' });
     expect(exec).toMatchObject({ User: '0:0', Tty: false, Privileged: false, AttachStdin: true });
     expect(exec.Env).toEqual(['PATH=/usr/bin', 'A=b=c']);
   });

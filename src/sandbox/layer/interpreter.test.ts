@@ -32,7 +32,7 @@ const spec = (command: string[], root = true): SandboxSpec => ({
 
 describe('imageInterpreter', () => {
   it("names the image's own file for the command's program", () => {
-    expect(imageInterpreter(spec(['/usr/local/bin/node', '/opt/corral/runtime.mjs']))).toEqual({
+    expect(imageInterpreter(spec(['/usr/local/bin/node', '/opt/corral/runtime.cjs']))).toEqual({
       source: path.join(image, 'usr/local/bin/node'),
       target: '/usr/local/bin/node',
     });
@@ -54,7 +54,7 @@ describe('imageInterpreter', () => {
   });
 
   it('is bound read-only over its place by the OCI config and the bwrap argv', () => {
-    const s = spec(['/usr/local/bin/node', '/opt/corral/runtime.mjs']);
+    const s = spec(['/usr/local/bin/node', '/opt/corral/runtime.cjs']);
     const source = path.join(image, 'usr/local/bin/node');
     const c = ociConfig(s, {
       runtime: 'runc',

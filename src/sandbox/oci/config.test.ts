@@ -17,7 +17,7 @@ const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   env: { PATH: '/usr/bin:/bin', HOME: '/root' },
   limits: DEFAULT_LIMITS,
   extraReadOnly: [],
-  command: ['/usr/local/bin/node', '/opt/corral/runtime.mjs'],
+  command: ['/usr/local/bin/node', '/opt/corral/runtime.cjs'],
   ...over,
 });
 
@@ -41,7 +41,7 @@ describe('ociConfig', () => {
 
   it('runs the command with exactly the given environment, no capabilities and no_new_privs', () => {
     const c = ociConfig(spec(), runc);
-    expect(c.process.args).toEqual(['/usr/local/bin/node', '/opt/corral/runtime.mjs']);
+    expect(c.process.args).toEqual(['/usr/local/bin/node', '/opt/corral/runtime.cjs']);
     expect(c.process.env).toEqual(['PATH=/usr/bin:/bin', 'HOME=/root']);
     expect(c.process.cwd).toBe('/workspace');
     expect(c.process.terminal).toBe(false);
