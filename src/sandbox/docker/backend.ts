@@ -149,6 +149,9 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
     return p;
   };
   const deps: ContainerDeps = { api, log, home, runtime: opts.runtime };
+  // drops the agent's container and layer records, refused while a session of it runs (caller holds its lock)
+  const reset = (agent: string, layerDir: string): Promise<void> =>
+    resetLayer(api, home, createOwnerRecords(opts.runDir), agent, layerDir, stableBinds(opts.runDir, agent));
 
   return {
     name: 'docker',
@@ -207,27 +210,10 @@ export function createDockerBackend(opts: DockerBackendOptions): SandboxBackend 
         clearRestoreImage(layerDir);
         if (saved) setRestoreImage(layerDir, ref);
       }),
-    resetLayer: (agent, layerDir) =>
-      lock(layerContainerName(home, agent), () =>
-        resetLayer(
-          api,
-          home,
-          createOwnerRecords(opts.runDir),
-          agent,
-          layerDir,
-          stableBinds(opts.runDir, agent),
-        ),
-      ),
+    resetLayer: (agent, layerDir) => lock(layerContainerName(home, agent), () => reset(agent, layerDir)),
     purgeLayer: (agent, layerDir) =>
       lock(layerContainerName(home, agent), async () => {
-        await resetLayer(
-          api,
-          home,
-          createOwnerRecords(opts.runDir),
-          agent,
-          layerDir,
-          stableBinds(opts.runDir, agent),
-        );
+        await reset(agent, layerDir);
         // the snapshots' commits outlive a reset on purpose; a purge is the end of the agent
         for (const ref of await api.imageRefs(snapshotRepo(home, agent))) await api.imageRemove(ref);
       }),
