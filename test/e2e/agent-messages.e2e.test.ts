@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { defaultScript } from '../fixtures/model-server.ts';
 import type { Script } from '../fixtures/model-server.ts';
 import type { Up } from './daemon-harness.ts';
-import { eventually, field, startUp } from './daemon-harness.ts';
+import { eventually, field, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 /** `send: AGENT TEXT` and `loop: A B` message another agent; `schedule: EVERY PROMPT` schedules a task. */
@@ -60,9 +60,7 @@ describe.skipIf(!hasBwrap)('agents acting through the host (bwrap)', () => {
     up = await startUp(e, ['--idle-timeout', '30s', '--grace', '10s']);
   });
   afterAll(async () => {
-    if (up !== undefined && up.child.exitCode === null && up.child.signalCode === null)
-      up.child.kill('SIGTERM');
-    await up?.exited;
+    await stopUp(up);
     await e?.close();
   });
 

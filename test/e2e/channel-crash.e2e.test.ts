@@ -8,7 +8,7 @@ import type { Script } from '../fixtures/model-server.ts';
 import type { TelegramStandIn } from '../fixtures/telegram-api.ts';
 import { startTelegramStandIn } from '../fixtures/telegram-api.ts';
 import type { Up } from './daemon-harness.ts';
-import { eventually, processesMentioning, startUp } from './daemon-harness.ts';
+import { eventually, processesMentioning, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, e2eScript, hasBwrap } from './harness.ts';
 
 const OWNER = { id: 4242, first_name: 'Ann' };
@@ -52,8 +52,7 @@ describe.skipIf(!hasBwrap)('corral up with a Telegram channel, across SIGKILL (b
     expect(pairing).not.toBe('');
   }, 120_000);
   afterAll(async () => {
-    for (const up of ups)
-      if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGKILL');
+    for (const up of ups) await stopUp(up, 'SIGKILL');
     await tg?.close();
     await e?.close();
   });

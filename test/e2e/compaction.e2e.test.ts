@@ -8,7 +8,7 @@ import YAML from 'yaml';
 import { defaultScript } from '../fixtures/model-server.ts';
 import type { Script } from '../fixtures/model-server.ts';
 import type { Up } from './daemon-harness.ts';
-import { eventually, field, startUp } from './daemon-harness.ts';
+import { eventually, field, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 const MARKER = '<conversation to summarise>';
@@ -46,9 +46,7 @@ describe.skipIf(!hasBwrap)('compaction under corral up (bwrap)', () => {
     up = await startUp(e, ['--idle-timeout', '30s', '--grace', '10s']);
   });
   afterAll(async () => {
-    if (up !== undefined && up.child.exitCode === null && up.child.signalCode === null)
-      up.child.kill('SIGTERM');
-    await up?.exited;
+    await stopUp(up);
     await e?.close();
   });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Script } from '../fixtures/model-server.ts';
 import type { Up } from './daemon-harness.ts';
-import { eventually, field, processesMentioning, startReceiver, startUp } from './daemon-harness.ts';
+import { eventually, field, processesMentioning, startReceiver, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, e2eScript, hasBwrap } from './harness.ts';
 
 /** Model calls per user text: one per attempt of a turn (these turns use no tools). */
@@ -37,8 +37,7 @@ describe.skipIf(!hasBwrap)('corral up survives SIGKILL (bwrap)', () => {
     receiver = await startReceiver();
   });
   afterAll(async () => {
-    for (const up of ups)
-      if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGKILL');
+    for (const up of ups) await stopUp(up, 'SIGKILL');
     await receiver?.close();
     await e?.close();
   });

@@ -59,6 +59,16 @@ export async function startUp(e: E2e, args: string[] = []): Promise<Up> {
   return { url, child, stderr: () => stderr, exited, api };
 }
 
+/**
+ * A test's clean-up: stops a `corral up` that still runs and waits until it is gone. SIGTERM is a clean stop (a
+ * killed host leaves its layer mounts until the next start reaps them); SIGKILL for hosts a test crashes anyway.
+ */
+export async function stopUp(up: Up | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (up === undefined) return;
+  if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill(signal);
+  await up.exited;
+}
+
 export interface Delivery {
   key: string;
   body: Record<string, unknown>;

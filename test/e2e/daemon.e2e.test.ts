@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Up } from './daemon-harness.ts';
-import { eventually, field, processesMentioning, startReceiver, startUp } from './daemon-harness.ts';
+import { eventually, field, processesMentioning, startReceiver, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
@@ -25,9 +25,7 @@ describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
     up = await startUp(e, ['--idle-timeout', '3s', '--grace', '20s']);
   });
   afterAll(async () => {
-    // a clean stop: a killed host would leave its layer mounts (busy volumes) until the next start reaps them
-    if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGTERM');
-    await up.exited;
+    await stopUp(up);
     await receiver?.close();
     await e?.close();
   });

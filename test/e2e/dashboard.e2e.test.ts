@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Up } from './daemon-harness.ts';
-import { startUp } from './daemon-harness.ts';
+import { startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -39,9 +39,7 @@ describe.skipIf(!hasBwrap)('dashboard in Chromium', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    if (up !== undefined && up.child.exitCode === null && up.child.signalCode === null)
-      up.child.kill('SIGTERM');
-    await up?.exited;
+    await stopUp(up);
     await e?.close();
   });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Up } from './daemon-harness.ts';
-import { eventually, startUp } from './daemon-harness.ts';
+import { eventually, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 const Tasks = z.object({
@@ -28,9 +28,7 @@ describe.skipIf(!hasBwrap)('schedules in an agent file under corral up (bwrap)',
     ]);
   });
   afterAll(async () => {
-    if (up !== undefined && up.child.exitCode === null && up.child.signalCode === null)
-      up.child.kill('SIGTERM');
-    await up?.exited;
+    await stopUp(up);
     await e?.close();
   });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Script } from '../fixtures/model-server.ts';
 import type { Up } from './daemon-harness.ts';
-import { eventually, field, startReceiver, startUp } from './daemon-harness.ts';
+import { eventually, field, startReceiver, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 const NUMBERS = `${Array.from({ length: 400_000 }, (_, i) => String(i + 1)).join('\n')}\n`; // ~2.7 MB: 3 chunks
@@ -65,9 +65,7 @@ describe.skipIf(!hasBwrap)('send_file (bwrap)', () => {
     up = await startUp(e, ['--idle-timeout', '30s', '--grace', '10s']);
   });
   afterAll(async () => {
-    if (up !== undefined && up.child.exitCode === null && up.child.signalCode === null)
-      up.child.kill('SIGTERM');
-    await up?.exited;
+    await stopUp(up);
     await receiver?.close();
     await e?.close();
   });

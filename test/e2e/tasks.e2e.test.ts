@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Up } from './daemon-harness.ts';
-import { eventually, startUp } from './daemon-harness.ts';
+import { eventually, startUp, stopUp } from './daemon-harness.ts';
 import { addProvider, createE2e, hasBwrap } from './harness.ts';
 
 const TaskJson = z.object({
@@ -33,9 +33,7 @@ describe.skipIf(!hasBwrap)('corral task (bwrap)', () => {
     ]);
   });
   afterAll(async () => {
-    if (up !== undefined && up.child.exitCode === null && up.child.signalCode === null)
-      up.child.kill('SIGTERM');
-    await up?.exited;
+    await stopUp(up);
     await e?.close();
   });
 
