@@ -12,6 +12,7 @@ import type { InboundRow, OutboxRow, ReplyTarget } from '../store/daemon-types.t
 import type { LogFields } from '../util/log.ts';
 import { createLogger } from '../util/log.ts';
 import type { ChannelAdapter, ChannelSink, ChannelState } from './types.ts';
+import { unsentDelivery } from '../store/daemon-types.ts';
 
 /** What the contract needs from a platform's stand-in and the adapter under test. */
 export interface ChannelHarness {
@@ -147,12 +148,7 @@ export function channelContract(kind: string, makeHarness: (ctx: HarnessContext)
       if (insert === undefined) throw new Error('a chat message must have a delivery');
       return {
         ...insert,
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: new Date().toISOString(),
-        lastError: null,
-        createdAt: new Date().toISOString(),
-        deliveredAt: null,
+        ...unsentDelivery(new Date().toISOString()),
       };
     };
     const waitState = (state: ChannelState) =>

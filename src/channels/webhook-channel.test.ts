@@ -15,6 +15,7 @@ import {
   TIMESTAMP_HEADER,
   verifySignature,
 } from './webhook-signature.ts';
+import { unsentDelivery } from '../store/daemon-types.ts';
 
 const SECRET = 'test-signing-key-0123456789';
 
@@ -162,12 +163,7 @@ describe('webhook channel', () => {
         channel: 'hook',
         target: 'c1',
         payload: { to: { chat: 'c1', replyTo: 'e1' }, text: 'answer', status: 'done', files: [file] },
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: '',
-        lastError: null,
-        createdAt: '',
-        deliveredAt: null,
+        ...unsentDelivery(''),
       },
       new AbortController().signal,
     );

@@ -76,6 +76,18 @@ export interface OutboxRow extends OutboxInsert {
   deliveredAt: string | null;
 }
 
+/** The state of a delivery not yet tried, as the outbox stores it at `at` (a row handed straight to a channel too). */
+export function unsentDelivery(at: string): Omit<OutboxRow, keyof OutboxInsert> {
+  return {
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAt: at,
+    lastError: null,
+    createdAt: at,
+    deliveredAt: null,
+  };
+}
+
 export type ScheduleKind = 'cron' | 'every' | 'at';
 /** What happens to a run that fell due while the host was down: run once on start, or skip it. */
 export type MissedPolicy = 'run_once' | 'skip';

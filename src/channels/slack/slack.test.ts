@@ -10,6 +10,7 @@ import { PermanentDeliveryError } from '../types.ts';
 import { createSlackChannel } from './adapter.ts';
 import { SLACK_TEXT_LIMIT } from './deliver.ts';
 import { probeSlack } from './probe.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 interface Running {
   adapter: ChannelAdapter;
@@ -91,12 +92,7 @@ function outbox(key: string, payload: Record<string, unknown>): OutboxRow {
     channel: 'team',
     target: 'C0GENERAL',
     payload,
-    status: 'pending',
-    attempts: 0,
-    nextAttemptAt: new Date().toISOString(),
-    lastError: null,
-    createdAt: new Date().toISOString(),
-    deliveredAt: null,
+    ...unsentDelivery(new Date().toISOString()),
   };
 }
 

@@ -10,6 +10,7 @@ import { channelContract } from '../channel.contract.ts';
 import type { ChannelSink, InboundMessage, IntakeResult } from '../types.ts';
 import { newWebhookSecret } from './webhook.ts';
 import { createTelegramChannel, PAIRED_NOTICE, TELEGRAM_TEXT_LIMIT, UNPAIRED_NOTICE } from './telegram.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 const fast = { pollTimeoutSeconds: 1, backoff: () => 50 };
 const paired = { paired: () => true, claim: () => false };
@@ -222,12 +223,7 @@ describe('telegram adapter', () => {
           text: 'here is the report',
           files: [{ name: 'report.csv', content: report.toString('base64'), caption: 'Q3 numbers' }],
         },
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: new Date().toISOString(),
-        lastError: null,
-        createdAt: new Date().toISOString(),
-        deliveredAt: null,
+        ...unsentDelivery(new Date().toISOString()),
       },
       signal,
     );
@@ -261,12 +257,7 @@ describe('telegram adapter', () => {
       channel: 'tg',
       target: '5',
       payload: { to: { chat: '5' }, text: 'x' },
-      status: 'pending' as const,
-      attempts: 0,
-      nextAttemptAt: '',
-      lastError: null,
-      createdAt: '',
-      deliveredAt: null,
+      ...unsentDelivery(''),
     };
     const err = await adapter.deliver(item, new AbortController().signal).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);

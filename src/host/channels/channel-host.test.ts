@@ -15,6 +15,7 @@ import { systemClock } from '../../util/clock.ts';
 import { createEventBus } from '../daemon/events.ts';
 import { openStore } from '../open.ts';
 import { channelStatusFile, createChannelHost, sha256Hex } from './channel-host.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 describe('channel host', () => {
   let api: TelegramStandIn | undefined;
@@ -74,12 +75,7 @@ describe('channel host', () => {
         channel: 'tg',
         target: '5',
         payload: { to: { chat: '5' }, text: 'hi back' },
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: '',
-        lastError: null,
-        createdAt: '',
-        deliveredAt: null,
+        ...unsentDelivery(''),
       },
       new AbortController().signal,
     );

@@ -12,6 +12,7 @@ import { AgentConfig } from '../../config/schema.ts';
 import type { OutboxRow } from '../../store/daemon-types.ts';
 import { openStore } from '../open.ts';
 import { agentReplyDelivery, createAgentReplyChannel } from './agent-messages.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 describe('agent reply delivery', () => {
   const cleanups: (() => void)[] = [];
@@ -59,12 +60,7 @@ describe('agent reply delivery', () => {
     );
     const item: OutboxRow = {
       ...insert,
-      status: 'pending',
-      attempts: 0,
-      nextAttemptAt: new Date().toISOString(),
-      lastError: null,
-      createdAt: new Date().toISOString(),
-      deliveredAt: null,
+      ...unsentDelivery(new Date().toISOString()),
     };
     const channel = createAgentReplyChannel(() => messages);
     const signal = new AbortController().signal;

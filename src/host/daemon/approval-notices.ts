@@ -9,6 +9,7 @@ import type { ApprovalRow, ApprovalStore } from '../../store/approval-types.ts';
 import type { OutboxRow } from '../../store/daemon-types.ts';
 import { CorralError, errorMessage } from '../../util/errors.ts';
 import type { Logger } from '../../util/log.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 export const APPROVAL_NOTICE_INTERVAL_MS = 2_000;
 
@@ -62,19 +63,13 @@ export function createApprovalNotices(deps: ApprovalNoticeDeps) {
       });
       return;
     }
-    const now = new Date().toISOString();
     const item: OutboxRow = {
       key: `approval:${a.id}`,
       messageId: a.id,
       channel,
       target: chat,
       payload: { to: { chat }, text: approvalNotice(a) },
-      status: 'pending',
-      attempts: 0,
-      nextAttemptAt: now,
-      lastError: null,
-      createdAt: now,
-      deliveredAt: null,
+      ...unsentDelivery(new Date().toISOString()),
     };
     await adapter.deliver(item, signal);
     deps.log.info('approval shown on the admin channel', { agent: name, channel, approval: a.id });

@@ -16,6 +16,7 @@ import { silentLogger } from '../../util/log.ts';
 import { createOutbox } from './outbox.ts';
 import { withFileContents } from './outbox-files.ts';
 import { deliveriesFor } from './turns.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 const KEY = randomBytes(32);
 let dir: string;
@@ -116,12 +117,7 @@ it('a delivery naming a file the store no longer has is given up, not retried', 
       channel: 'c',
       target: 't',
       payload: { text: '', files: [{ id: 'gone', name: 'x' }] },
-      status: 'pending' as const,
-      attempts: 0,
-      nextAttemptAt: '',
-      lastError: null,
-      createdAt: '',
-      deliveredAt: null,
+      ...unsentDelivery(''),
     };
     expect(() => withFileContents(store, item)).toThrow('file gone of outbox item k is gone from the store');
     // files that already carry their content, and items without files, pass unchanged

@@ -14,6 +14,7 @@ import { createFakeClock } from '../../util/clock.ts';
 import type { FakeClock } from '../../util/clock.ts';
 import { silentLogger } from '../../util/log.ts';
 import { createOutbox, MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './outbox.ts';
+import { unsentDelivery } from '../../store/daemon-types.ts';
 
 let store: Store;
 let clock: FakeClock;
@@ -176,12 +177,7 @@ describe('outbox', () => {
         channel: 'webhook',
         target: url,
         payload: { status: 'done', reply: 'hi' },
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: '',
-        lastError: null,
-        createdAt: '',
-        deliveredAt: null,
+        ...unsentDelivery(''),
       };
       const signal = new AbortController().signal;
       await hook.deliver(item, signal);
