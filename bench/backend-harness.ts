@@ -24,7 +24,7 @@ import type { BaseImage } from '../src/sandbox/image/index.ts';
 import { ociDirs } from '../src/sandbox/oci/backend.ts';
 import { mountsUnder } from '../src/sandbox/oci/mounts.ts';
 import type { Logger } from '../src/util/log.ts';
-import { createLogger } from '../src/util/log.ts';
+import { createLogger, logLevelFrom } from '../src/util/log.ts';
 import { startModelServer } from '../test/fixtures/model-server.ts';
 import type { LeftoverScope } from './leftovers.ts';
 import { leftBehindAfter } from './leftovers.ts';
@@ -80,10 +80,7 @@ function tracked(launch: (agent: string) => Promise<RunningSandbox>, ids: string
 
 /** Errors only, unless CORRAL_LOG=debug|info|warn asks for more (debug shows each start's time per phase). */
 export function benchLogger(): Logger {
-  const wanted = process.env['CORRAL_LOG'];
-  return createLogger({
-    level: wanted === 'debug' || wanted === 'info' || wanted === 'warn' ? wanted : 'error',
-  });
+  return createLogger({ level: logLevelFrom(process.env['CORRAL_LOG'], 'error') });
 }
 
 export async function withBenchHome<T>(opts: BenchHomeOptions, fn: (b: BenchHome) => Promise<T>): Promise<T> {

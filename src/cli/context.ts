@@ -2,7 +2,7 @@
 import type { HomePaths } from '../config/home.ts';
 import { resolveHome } from '../config/home.ts';
 import type { Logger } from '../util/log.ts';
-import { createLogger } from '../util/log.ts';
+import { createLogger, logLevelFrom } from '../util/log.ts';
 
 export interface CliContext {
   home: HomePaths;
@@ -13,8 +13,7 @@ export interface CliContext {
 
 export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliContext {
   // The CLI reports failures itself, one line each; operational logs are opt-in (CORRAL_LOG=debug|info|warn).
-  const wanted = env['CORRAL_LOG'];
-  const level = wanted === 'debug' || wanted === 'info' || wanted === 'warn' ? wanted : 'error';
+  const level = logLevelFrom(env['CORRAL_LOG'], 'error');
   return {
     home: resolveHome(env),
     log: createLogger({ level }),

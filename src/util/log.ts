@@ -12,6 +12,11 @@ export interface Logger {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** The level a CORRAL_LOG value names, or `fallback` when it names none (unset, empty, misspelt). */
+export function logLevelFrom(value: string | undefined, fallback: LogLevel): LogLevel {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : fallback;
+}
+
 export function createLogger(
   opts: { level?: LogLevel; write?: (line: string) => void; base?: LogFields } = {},
 ): Logger {

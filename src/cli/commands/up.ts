@@ -5,8 +5,7 @@ import { startDaemon } from '../../host/daemon/daemon.ts';
 import { claimHome } from '../../host/daemon/pidfile.ts';
 import { CorralError } from '../../util/errors.ts';
 import { formatDuration, parseDuration } from '../../util/duration.ts';
-import type { LogLevel } from '../../util/log.ts';
-import { createLogger } from '../../util/log.ts';
+import { createLogger, logLevelFrom } from '../../util/log.ts';
 import { startApiServer } from '../../web/server.ts';
 import { approvalRoutes } from '../../web/approvals.ts';
 import { taskRoutes } from '../../web/tasks.ts';
@@ -50,9 +49,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option('--idle-timeout <duration>', 'stop a session’s warm sandbox after this long unused', '5m')
     .option('--grace <duration>', 'on stop, how long running turns may take to finish', '30s')
     .action(async (opts: UpOptions) => {
-      const wanted = process.env['CORRAL_LOG'];
-      const level: LogLevel = wanted === 'debug' || wanted === 'warn' || wanted === 'error' ? wanted : 'info';
-      const log = createLogger({ level });
+      const log = createLogger({ level: logLevelFrom(process.env['CORRAL_LOG'], 'info') });
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65_535)
         throw new CorralError('invalid_argument', `--port ${opts.port} is not a port number`);
