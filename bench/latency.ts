@@ -1,6 +1,5 @@
 // npm run bench: sandbox start → runtime ready, and a warm turn, each against raw `bwrap /bin/true` measured in
 // the same run. Everything local: the model is the stand-in server on loopback.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,23 +15,14 @@ import { TRIVIAL_SANDBOX_ARGS } from '../src/sandbox/bwrap/probe.ts';
 import { openHost } from '../src/host/open.ts';
 import { startModelServer } from '../test/fixtures/model-server.ts';
 import { benchLogger } from './backend-harness.ts';
+import { run } from './oci.ts';
 import type { Stats } from './stats.ts';
 import { stats, timeIt } from './stats.ts';
 
-function runQuiet(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // the baseline's environment is as bare as the sandbox's: a variable of the caller's such as
-    // NODE_EXTRA_CA_CERTS adds ~80 ms to Node's start and would flatter every ratio against it
-    const c = spawn(cmd, args, { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    c.on('error', reject);
-    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${String(code)}`))));
-  });
-}
-
-const rawBwrap = (): Promise<void> => runQuiet('bwrap', TRIVIAL_SANDBOX_ARGS);
+const rawBwrap = (): Promise<void> => run(['bwrap', ...TRIVIAL_SANDBOX_ARGS]);
 /** The same trivial sandbox running `node -e 0`: the part of runtime start that is Node's own. */
 const rawBwrapNode = (): Promise<void> =>
-  runQuiet('bwrap', [...TRIVIAL_SANDBOX_ARGS.slice(0, -1), process.execPath, '-e', '0']);
+  run(['bwrap', ...TRIVIAL_SANDBOX_ARGS.slice(0, -1), process.execPath, '-e', '0']);
 
 export interface BenchResult {
   rawBwrap: Stats;

@@ -30,6 +30,10 @@ export interface OciBenchResult {
   idleLayerMiB: number;
 }
 
+/**
+ * Runs a raw baseline quietly; it fails unless the command exits 0. Its environment is as bare as a sandbox's: a
+ * variable of the caller's such as NODE_EXTRA_CA_CERTS adds ~80 ms to Node's start and would flatter every ratio.
+ */
 export function run(argv: string[]): Promise<void> {
   const [cmd = '', ...args] = argv;
   return new Promise((resolve, reject) => {
