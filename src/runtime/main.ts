@@ -14,7 +14,10 @@ if (gatewaySocket === undefined || gatewaySocket === '') {
 // No top-level await: this file is the CommonJS start file of the bundle (see src/sandbox/runtime-bundle.ts).
 async function main(socket: string): Promise<void> {
   const runtime = await startRuntime({
-    input: process.stdin,
+    // a getter: opening process.stdin (a pipe socket) cost ~2 ms, and the runtime reads it only once it is ready
+    get input() {
+      return process.stdin;
+    },
     output: process.stdout,
     gatewaySocket: socket,
     workspace: SANDBOX_WORKSPACE,

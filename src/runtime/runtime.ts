@@ -13,6 +13,7 @@ import { FILE_CHUNK_BYTES, PROTOCOL_VERSION } from '../protocol/wire.ts';
 import type { ToolResult } from './tools/types.ts';
 
 export interface RuntimeOptions {
+  /** Read only after `ready` is sent (main.ts passes a getter so that process.stdin opens no earlier). */
   input: Readable;
   /** Carries frames only; diagnostics go out as `log` frames. */
   output: Writable;
