@@ -1,11 +1,11 @@
 // The start self-test, inside the sandbox: facts about the boundary as the runtime sees it, sent to the host in
 // the `ready` frame. The host judges them against what it configured (src/sandbox/start-check.ts), so a sandbox
 // cannot simply claim to be fine; the runtime itself decides nothing.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { StartReport } from '../protocol/frames.ts';
+import { sha256Hex } from './sha256.ts';
 
 const GATEWAY_CONNECT_TIMEOUT_MS = 3_000;
 
@@ -101,11 +101,13 @@ function gatewayReachable(socketPath: string): Promise<string> {
   });
 }
 
-/** sha256 of each variable's value (the host compares them with what it gave; values never leave in clear). */
+/**
+ * sha256 of each variable's value (the host compares them with what it gave; values never leave in clear), by the
+ * runtime's own SHA-256: node:crypto's load alone cost more before `ready` (sha256.ts).
+ */
 export function envDigest(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env))
-    if (v !== undefined) out[k] = crypto.createHash('sha256').update(v).digest('hex').slice(0, 32);
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = sha256Hex(v).slice(0, 32);
   return out;
 }
 
