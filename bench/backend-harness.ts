@@ -95,7 +95,13 @@ export async function withBenchHome<T>(opts: BenchHomeOptions, fn: (b: BenchHome
   const scope = (volumesOpen: boolean): LeftoverScope => ({
     roots: [home.root, path.dirname(ociDirs(home.runDir, opts.backend).base)],
     sandboxIds: () => ids,
-    ...(volumesOpen ? { expectedMount: (m: string) => path.dirname(m) === home.dataDir } : {}),
+    // while open: the agents' volumes, and their layers kept mounted (idle) for their next sandboxes
+    ...(volumesOpen
+      ? {
+          expectedMount: (m: string) =>
+            path.dirname(m) === home.dataDir || path.dirname(m) === path.join(home.runDir, 'layers'),
+        }
+      : {}),
     ...(docker ? { docker: { api: docker, homeDir: home.root, runningOnly: volumesOpen } } : {}),
   });
   try {
@@ -156,12 +162,19 @@ export async function withBenchHome<T>(opts: BenchHomeOptions, fn: (b: BenchHome
 /**
  * Start → runtime ready of `agent`'s sandbox, n times one after another, each stopped before the next. One
  * untimed start first makes what a first start makes once (the self-test, layer directories or disk, Docker's
- * per-agent container), so the figures are those of an agent that has run before.
+ * per-agent container), so the figures are those of an agent that has run before. `before`, untimed, runs ahead
+ * of each timed start.
  */
-export async function timeLaunches(b: BenchHome, agent: string, n: number): Promise<number[]> {
+export async function timeLaunches(
+  b: BenchHome,
+  agent: string,
+  n: number,
+  before?: () => Promise<unknown>,
+): Promise<number[]> {
   await (await b.launch(agent)).stop();
   const ready: number[] = [];
   for (let i = 0; i < n; i++) {
+    await before?.();
     const t0 = performance.now();
     const s = await b.launch(agent);
     ready.push(performance.now() - t0);

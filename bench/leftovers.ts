@@ -18,20 +18,27 @@ export interface LeftoverScope {
   roots: readonly string[];
   /** the sandboxes started: their cgroups are named after them */
   sandboxIds: () => readonly string[];
-  /** mounts that are expected now (the agents' volumes while the host is open) */
+  /**
+   * mounts that are expected now (the agents' volumes, and their idle layers with the layers' fuse servers, while
+   * the host is open)
+   */
   expectedMount?: (mountpoint: string) => boolean;
   /** this home's Docker containers; `runningOnly` while agents keep their (stopped) per-agent containers */
   docker?: { api: DockerApi; homeDir: string; runningOnly: boolean };
 }
 
-function processes(roots: readonly string[]): string[] {
+function processes(roots: readonly string[], expectedMount?: (mountpoint: string) => boolean): string[] {
   const pids = new Set(roots.flatMap((r) => pidsMentioning(r)));
   pids.delete(process.pid);
-  return [...pids].map((p) => {
+  const found: string[] = [];
+  for (const p of pids) {
     const cmd = cmdlineOf(p);
-    const what = cmd.startsWith('fuse-overlayfs') ? 'fuse-overlayfs server' : 'process';
-    return `${what} ${p}: ${cmd.slice(0, 160)}`;
-  });
+    const fuse = cmd.startsWith('fuse-overlayfs');
+    // the server of an expected mount (its mount point is its last argument) is expected with it
+    if (fuse && (expectedMount?.(cmd.slice(cmd.lastIndexOf(' ') + 1)) ?? false)) continue;
+    found.push(`${fuse ? 'fuse-overlayfs server' : 'process'} ${p}: ${cmd.slice(0, 160)}`);
+  }
+  return found;
 }
 
 function loopDevices(roots: readonly string[]): string[] {
@@ -113,7 +120,7 @@ export async function leftBehind(scope: LeftoverScope): Promise<string[]> {
     .filter((m) => !(scope.expectedMount?.(m) ?? false))
     .map((m) => `mount ${m}`);
   return [
-    ...processes(scope.roots),
+    ...processes(scope.roots, scope.expectedMount),
     ...mounts,
     ...(scope.expectedMount === undefined ? loopDevices(scope.roots) : []),
     ...cgroups(scope.sandboxIds()),

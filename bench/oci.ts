@@ -8,6 +8,7 @@ import path from 'node:path';
 import { detectCgroups } from '../src/sandbox/oci/cgroup.ts';
 import type { BenchHome } from './backend-harness.ts';
 import { timeLaunches, withBenchHome } from './backend-harness.ts';
+import { takeIdleLayer } from '../src/sandbox/layer/mount.ts';
 import { pidsMentioning, rssMiB, withDescendants } from './procs.ts';
 import type { Stats } from './stats.ts';
 import { goalLine, stats, statRow, timeIt } from './stats.ts';
@@ -23,6 +24,8 @@ export interface OciBenchResult {
   /** gVisor only: `runsc do true` (host root file system, no bundle) */
   rawDo?: Stats;
   runtimeReady: Stats;
+  /** the same, with the agent's layer unmounted before each start (as after its idle time, or a first start) */
+  runtimeReadyFreshLayer: Stats;
   ratio: number;
   /** resident memory of one sandbox with an idle runtime: its processes plus the runtime's own (MiB) */
   idleSandboxMiB: number;
@@ -149,6 +152,9 @@ export async function runOciBench(opts: {
 
         opts.progress('sandbox start → runtime ready');
         const ready = await timeLaunches(b, 'bench', n);
+        opts.progress('sandbox start → runtime ready, layer mounted afresh each time');
+        // what `agent reset` does first: the idle mount kept for the agent's next sandbox goes
+        const fresh = await timeLaunches(b, 'bench', n, () => takeIdleLayer(b.layerDir('bench')));
 
         opts.progress('idle memory');
         const idle = await b.launch('bench');
@@ -165,6 +171,7 @@ export async function runOciBench(opts: {
           rawNode: stats(rawNode),
           ...(rawDo ? { rawDo: stats(rawDo) } : {}),
           runtimeReady: stats(ready),
+          runtimeReadyFreshLayer: stats(fresh),
           idleSandboxMiB,
           idleLayerMiB,
         };
@@ -185,6 +192,7 @@ export function formatOciBench(r: OciBenchResult): string {
     row(`raw ${raw} node -e 0`, r.rawNode) +
     (r.rawDo ? row('raw runsc do /bin/true', r.rawDo) : '') +
     row('sandbox start → runtime ready', r.runtimeReady) +
+    row('  … layer mounted afresh for each start', r.runtimeReadyFreshLayer) +
     `idle memory: ${r.idleSandboxMiB} MiB per sandbox (its processes and the runtime's), ` +
     `${r.idleLayerMiB} MiB for the agent layer's fuse server (one per agent)\n` +
     goalLine(r.rawTrue, r.rawNode)

@@ -143,6 +143,15 @@ export const CorralConfig = z
           .describe(
             'sandboxes of one corral process in their start phase at once; the rest wait (default: 4 per CPU core)',
           ),
+        idleLayerSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(86_400)
+          .optional()
+          .describe(
+            "seconds an agent's environment stays mounted after its last sandbox, so its next one starts sooner; 0: unmount at once (default 600)",
+          ),
       })
       .strict()
       .optional()

@@ -6,7 +6,7 @@ import type { AgentConfig } from '../config/schema.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import type { ProviderRoute } from '../gateway/types.ts';
 import { createBwrapBackend } from '../sandbox/bwrap/backend.ts';
-import { createLayerPool } from '../sandbox/layer/pool.ts';
+import { DEFAULT_IDLE_LAYER_MS, createLayerPool } from '../sandbox/layer/pool.ts';
 import { createGvisorBackend } from '../sandbox/oci/gvisor.ts';
 import { createRuncBackend } from '../sandbox/oci/runc.ts';
 import { createDockerBackend } from '../sandbox/docker/backend.ts';
@@ -78,11 +78,13 @@ export function openHost(
   const runDir = opts.runDir ?? home.runDir;
   const agentOf = opts.agents;
   const dockerRuntime = config.docker?.runtime;
+  // an agent's environment stays mounted between its sandboxes for a while: its next one starts on a warm root
+  const idleLayerMs = (config.sandboxes?.idleLayerSeconds ?? DEFAULT_IDLE_LAYER_MS / 1000) * 1000;
   // one mount per agent layer in this process, whichever OCI runtime runs on it
-  const layers = createLayerPool({ runDir: home.runDir });
+  const layers = createLayerPool({ runDir: home.runDir, idleMs: idleLayerMs });
   const gvisorPlatform = config.gvisor?.platform;
   const sandboxes = createSandboxRegistry([
-    createBwrapBackend({ log, isRoot, runDir }),
+    createBwrapBackend({ log, isRoot, runDir, idleLayerMs }),
     createDockerBackend({
       log,
       isRoot,
@@ -182,6 +184,8 @@ export function openHost(
     runs,
     async close() {
       await opened.close();
+      // with every sandbox stopped: the environments kept mounted for the next one
+      await Promise.allSettled([layers.close(), ...sandboxes.list().map((b) => b.close?.())]);
       await gateway.close();
       writes.flush();
       store.close();

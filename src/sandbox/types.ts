@@ -159,6 +159,8 @@ export interface SandboxBackend {
    * processes). Called once when the host starts; must be safe to call when there is nothing to clean.
    */
   reap?(runDir: string): Promise<string[]>;
+  /** Lets go of what the backend keeps between sandboxes (agent layers kept mounted while idle). */
+  close?(): Promise<void>;
   /**
    * Saves the part of an agent's environment kept outside layerDir (Docker: its container) as `tag`, beside the
    * host's own snapshot of the layer directory and workspace; refused while a sandbox of the agent runs.

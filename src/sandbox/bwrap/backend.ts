@@ -44,6 +44,8 @@ export interface BwrapDeps {
   isRoot?: boolean;
   /** corral's run directory: agent layers are mounted under it (needed for specs with a root) */
   runDir?: string;
+  /** how long an agent's layer stays mounted after its last sandbox, for its next one (default 0: unmounted) */
+  idleLayerMs?: number;
   cgroups?: Cgroups;
 }
 
@@ -53,7 +55,13 @@ const scopeOf = (spec: SandboxSpec): string =>
 
 export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
   const isRoot = deps.isRoot ?? process.getuid?.() === 0;
-  const layers = deps.runDir === undefined ? undefined : createLayerPool({ runDir: deps.runDir });
+  const layers =
+    deps.runDir === undefined
+      ? undefined
+      : createLayerPool({
+          runDir: deps.runDir,
+          ...(deps.idleLayerMs === undefined ? {} : { idleMs: deps.idleLayerMs }),
+        });
   const cgroups = deps.cgroups ?? createCgroups();
   const backend: SandboxBackend = {
     name: 'bwrap',
@@ -61,6 +69,7 @@ export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
     probe: () => Promise.resolve(probeBwrap(isRoot)),
     start: (spec) => startBwrap(spec, { isRoot, log: deps.log, layers, cgroups }),
     reap: async (runDir) => [...(await cgroups.reap(cgroupScope(runDir))), ...(await reapLayers(runDir))],
+    close: async () => layers?.close(),
     limitMechanisms: (diskQuota) => {
       const support = cgroups.support();
       const by = appliedBy(support.parents);

@@ -8,7 +8,17 @@ import type { HostIds } from '../types.ts';
 import { ensureHostDir } from './dirs.ts';
 import { detachCopies } from '../../util/detach-copies.ts';
 import { isLayerMounted } from './mountinfo.ts';
-import { claimLayer, ownerAlive, releaseLayer, writeOwner } from './owner.ts';
+import { processStartTime } from '../../util/process-start.ts';
+import {
+  claimLayer,
+  dropTakenLock,
+  layerHolder,
+  ownerAlive,
+  releaseLayer,
+  removeOwner,
+  takeOffer,
+  writeOwner,
+} from './owner.ts';
 
 export const MOUNT_TIMEOUT_MS = 10_000;
 /** after unmounting, how long the fuse process may take to write back and exit before it is killed */
@@ -30,6 +40,10 @@ export interface LayerOptions {
 export interface MountedLayer {
   /** the merged tree: the sandbox's root */
   readonly path: string;
+  /** the fuse-overlayfs process serving it */
+  readonly fusePid: number;
+  /** settles when the fuse process has exited: the mount is gone (unmounted here, taken over, or crashed) */
+  readonly exited: Promise<void>;
   /** Unmounts (lazily when busy) and resolves once the fuse process has exited, so upper/ is settled. */
   unmount(): Promise<void>;
 }
@@ -178,6 +192,8 @@ export async function mountLayer(opts: LayerOptions): Promise<MountedLayer> {
     throw new CorralError('layer_image', `base image ${opts.imageDir} is not a directory`);
   }
   prepareLayerDirs(opts.layerDir);
+  // a mount of this layer kept idle by a corral process (this one's other pool, or another host) gives way
+  await takeIdleLayer(opts.layerDir);
   checkMountpoint(opts.mountpoint);
   await claim(opts.layerDir, opts.mountpoint);
   try {
@@ -215,16 +231,19 @@ async function startFuse(opts: LayerOptions, asRoot: boolean): Promise<MountedLa
     spawnFailed = true;
     fs.appendFileSync(logFile, err.message);
   });
+  const exited = exitOf(child);
   await waitForMount(child, opts.mountpoint, logFile, () => spawnFailed);
   child.unref();
   let unmounting: Promise<void> | undefined;
   return {
     path: opts.mountpoint,
+    fusePid: child.pid ?? 0,
+    exited,
     unmount() {
       unmounting ??= (async () => {
         await unmountPath(opts.mountpoint);
         const timer = setTimeout(() => child.kill('SIGKILL'), FUSE_EXIT_TIMEOUT_MS);
-        await exitOf(child);
+        await exited;
         clearTimeout(timer);
         // only now, with the fuse process gone and upper/ settled, may someone else take the layer
         releaseLayer(opts.layerDir, opts.mountpoint);
@@ -232,4 +251,37 @@ async function startFuse(opts: LayerOptions, asRoot: boolean): Promise<MountedLa
       return unmounting;
     },
   };
+}
+
+/** Polls until the process (pid and start time) is gone; kills it after `ms`. */
+async function processGone(pid: number, start: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (processStartTime(pid) === start) {
+    if (Date.now() > deadline) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, MOUNT_POLL_MS * 5));
+  }
+}
+
+/**
+ * When the live holder of a layer keeps it mounted only for the agent's next sandbox (an idle offer, see
+ * owner.ts), takes it over: unmounts it, waits for its fuse server to exit (so upper/ is settled) and drops the
+ * holder's lock, so the caller can claim the layer. False when there was nothing idle to take: a holder with a
+ * sandbox on the layer is left alone, and the caller is refused as before.
+ */
+export async function takeIdleLayer(layerDir: string): Promise<boolean> {
+  const holder = layerHolder(layerDir);
+  if (holder === undefined) return false;
+  const offer = takeOffer(layerDir);
+  if (offer === undefined) return false;
+  await unmountPath(offer.mountpoint);
+  await processGone(offer.fuse.pid, offer.fuse.start, FUSE_EXIT_TIMEOUT_MS);
+  removeOwner(offer.mountpoint);
+  dropTakenLock(layerDir, holder);
+  return true;
 }

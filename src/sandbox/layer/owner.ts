@@ -83,6 +83,7 @@ export function claimLayer(layerDir: string, mountpoint: string): OwnerRecord | 
   const file = lockFile(layerDir);
   try {
     writeRecord(file, mountpoint, true);
+    fs.rmSync(offerFile(layerDir), { force: true });
     return undefined;
   } catch (err) {
     if (!(err instanceof Error && 'code' in err && err.code === 'EEXIST')) throw err;
@@ -97,6 +98,8 @@ export function claimLayer(layerDir: string, mountpoint: string): OwnerRecord | 
     const holder = readRecord(file);
     throw busy(layerDir, holder ?? { pid: 0, mountpoint: '?', alive: true });
   }
+  // a dead holder's offer of its idle mount: never to be taken for one of ours
+  fs.rmSync(offerFile(layerDir), { force: true });
   return stale;
 }
 
@@ -116,4 +119,115 @@ export function releaseLayer(layerDir: string, mountpoint: string): void {
 
 export function removeOwner(mountpoint: string): void {
   fs.rmSync(ownerFile(mountpoint), { force: true });
+}
+
+// An idle layer: its holder keeps it mounted with no sandbox on it, so the agent's next sandbox starts on a warm
+// root. The holder offers it in a file inside the layer directory; whoever needs the layer meanwhile (`agent
+// reset`, a snapshot, another corral process) takes the offer and unmounts it, instead of being refused. Taking
+// and withdrawing are one rename of the offer: exactly one side wins.
+
+export interface IdleOffer {
+  /** the corral process that holds the layer (as in its lock) */
+  holder: { pid: number; start: string };
+  mountpoint: string;
+  /** the layer's fuse server, which exits once the mount is gone */
+  fuse: { pid: number; start: string };
+}
+
+export function offerFile(layerDir: string): string {
+  return `${layerDir}/idle`;
+}
+
+/** Written beside, then renamed into place: a reader sees a whole offer or none. */
+export function writeOffer(layerDir: string, mountpoint: string, fusePid: number): void {
+  const fuseStart = processStartTime(fusePid);
+  const holderStart = processStartTime(process.pid);
+  if (fuseStart === undefined || holderStart === undefined) return; // nothing alive to offer
+  const tmp = `${offerFile(layerDir)}.${process.pid}`;
+  const fd = fs.openSync(tmp, CREATE | fs.constants.O_TRUNC, 0o600);
+  try {
+    fs.writeSync(fd, `${process.pid} ${holderStart}\n${mountpoint}\n${fusePid} ${fuseStart}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, offerFile(layerDir));
+}
+
+function parseOffer(text: string): IdleOffer | undefined {
+  const [holder = '', mountpoint = '', fuse = ''] = text.split('\n');
+  const pair = (line: string): { pid: number; start: string } | undefined => {
+    const [pid, start] = line.split(' ');
+    const n = Number(pid);
+    return Number.isInteger(n) && n > 0 && start !== undefined && start !== ''
+      ? { pid: n, start }
+      : undefined;
+  };
+  const h = pair(holder);
+  const f = pair(fuse);
+  return h && f && mountpoint !== '' ? { holder: h, mountpoint, fuse: f } : undefined;
+}
+
+function readOffer(file: string): IdleOffer | undefined {
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      return parseOffer(fs.readFileSync(fd, 'utf8'));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function renameAway(layerDir: string, why: string): string | undefined {
+  const to = `${offerFile(layerDir)}.${why}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    fs.renameSync(offerFile(layerDir), to);
+    return to;
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The holder takes its offer back to use the mount again: false when someone took it first. */
+export function withdrawOffer(layerDir: string): boolean {
+  const away = renameAway(layerDir, 'withdrawn');
+  if (away === undefined) return false;
+  fs.rmSync(away, { force: true });
+  return true;
+}
+
+/**
+ * Takes the live holder's offer of its idle mount, if there is one: the caller must then unmount it and wait
+ * for its fuse server (see takeIdleLayer). An offer that does not match the holder's lock (left by a dead one,
+ * or of a mount since replaced) is never taken.
+ */
+export function takeOffer(layerDir: string): IdleOffer | undefined {
+  const lock = readRecord(lockFile(layerDir));
+  const offer = readOffer(offerFile(layerDir));
+  const valid = (o: IdleOffer | undefined): o is IdleOffer =>
+    o !== undefined &&
+    lock?.alive === true &&
+    lock.pid === o.holder.pid &&
+    lock.mountpoint === o.mountpoint &&
+    processStartTime(o.holder.pid) === o.holder.start &&
+    processStartTime(o.fuse.pid) === o.fuse.start;
+  if (!valid(offer)) return undefined;
+  const taken = renameAway(layerDir, 'taken');
+  if (taken === undefined) return undefined;
+  const got = readOffer(taken);
+  if (!valid(got)) {
+    // replaced between our read and our rename by one we did not check: give it back untouched
+    fs.renameSync(taken, offerFile(layerDir));
+    return undefined;
+  }
+  fs.rmSync(taken, { force: true });
+  return got;
+}
+
+/** After a takeover: the holder's lock goes, unless it is no longer that holder's. */
+export function dropTakenLock(layerDir: string, holder: { pid: number }): void {
+  if (readRecord(lockFile(layerDir))?.pid === holder.pid) fs.rmSync(lockFile(layerDir), { force: true });
 }

@@ -4,11 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorralError } from '../../util/errors.ts';
 import { isLayerMounted } from './mountinfo.ts';
-import { unmountPath } from './mount.ts';
+import { takeIdleLayer, unmountPath } from './mount.ts';
 import { claimLayer, layerHolder, lockFile, ownerAlive, readRecord } from './owner.ts';
 
 /** Throws when a live process has the layer mounted; unmounts what a dead one left. */
 export async function ensureLayerIdle(layerDir: string): Promise<void> {
+  // kept mounted only for the agent's next sandbox: that mount gives way
+  await takeIdleLayer(layerDir);
   const holder = layerHolder(layerDir);
   if (holder !== undefined) {
     throw new CorralError(

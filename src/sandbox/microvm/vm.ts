@@ -12,6 +12,7 @@ import type { Logger } from '../../util/log.ts';
 import { etcFiles } from '../bwrap/argv.ts';
 import { ROOT_ETC_GENERATED } from '../bwrap/root-argv.ts';
 import { ensureHostDir } from '../layer/dirs.ts';
+import { takeIdleLayer } from '../layer/mount.ts';
 import { claimLayer, releaseLayer } from '../layer/owner.ts';
 import { diskFull, diskHit } from '../disk-usage.ts';
 import { limitHit } from '../limit-hit.ts';
@@ -151,7 +152,8 @@ export async function startVm(spec: SandboxSpec, deps: VmDeps): Promise<Sandbox>
   };
   try {
     ensureHostDir(root.layerDir, 0o700);
-    // one VM per writable disk: a second one would corrupt it
+    // one VM per writable disk: a second one would corrupt it (a mount of it kept idle gives way)
+    await takeIdleLayer(root.layerDir);
     claimLayer(root.layerDir, vmDir);
     undo.push(() => releaseLayer(root.layerDir, vmDir));
     return await boot(spec, root, vmDir, deps, undo, cleanup);
