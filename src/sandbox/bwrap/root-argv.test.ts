@@ -56,6 +56,9 @@ describe('bwrapRootArgv', () => {
       /-- setpriv --reuid 1500000007 --regid 1500000007 --clear-groups --bounding-set -all --inh-caps -all --no-new-privs -- prlimit .*--nproc=512 --$/,
     );
     expect(outer).not.toContain('--unshare-user');
+    // /etc readable by the agent's uid, made before anything is bound into it (bwrap as root would make it 0700)
+    expect(outer.join(' ')).toMatch(/--perms 0755 --dir \/etc --ro-bind /);
+    expect(outer.indexOf('/etc')).toBeLessThan(outer.indexOf('/etc/ld.so.cache'));
     expect(inner.slice(0, 7)).toEqual([
       'bwrap',
       '--unshare-user',

@@ -90,6 +90,9 @@ function outerArgs(spec: SandboxSpec, rootPath: string, opts: ArgvOptions): stri
   // As an ordinary user the outer bwrap needs a user namespace to mount at all; nested ones stay allowed here
   // because the inner bwrap makes one, and that inner bwrap disables them for the agent.
   if (spec.hostIds === undefined) args.push('--unshare-user', '--uid', '0', '--gid', '0');
+  // bwrap running as root would create /etc 0700: the agent's uid (prlimit, the inner bwrap) could not read the
+  // loader cache in it and its dynamic loader would search the library directories path by path
+  args.push('--perms', '0755', '--dir', '/etc');
   for (const p of HOST_TOOLS_RO) if (opts.exists(p)) args.push('--ro-bind', p, p);
   for (const [target, link] of MERGED_USR_LINKS) args.push('--symlink', target, link);
   // /tmp is where the inner bwrap builds its own root before it pivots into the agent's
