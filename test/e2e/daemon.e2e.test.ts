@@ -126,14 +126,23 @@ describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
   });
 
   it('stops a session’s sandbox once it has been idle, and starts a new one for the next message', async () => {
-    await done(await send('beta', { text: 'warm', thread: 'idle' }));
+    await done(await send('beta', { text: 'bash: echo kept > /root/note; echo wrote', thread: 'idle' }));
     await eventually(async () => {
       const h = await up.api('GET', '/healthz');
       return JSON.stringify(h.body).includes('"idle":0,"stopping":0') ? true : undefined;
     }, 'idle sandboxes to stop');
-    expect(await done(await send('beta', { text: 'cold', thread: 'idle' }))).toMatchObject({
-      reply: 'echo: cold',
-    });
+    // the agent's environment stays mounted for its next sandbox, offered to whoever needs it meanwhile
+    const layerDir = path.join(e.home, 'data', 'beta', 'layer');
+    expect(fs.existsSync(path.join(layerDir, 'idle'))).toBe(true);
+    expect(fs.readFileSync(path.join(layerDir, 'upper', 'root', 'note'), 'utf8')).toBe('kept\n');
+    // `agent reset` from another process takes that mount over instead of being refused
+    const reset = await e.corral(['agent', 'reset', 'beta']);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(fs.existsSync(path.join(layerDir, 'upper', 'root', 'note'))).toBe(false);
+    const after = await done(
+      await send('beta', { text: 'bash: cat /root/note || echo gone', thread: 'idle' }),
+    );
+    expect(field(after, 'reply')).toContain('gone');
   });
 
   it('writes a systemd user unit that runs corral up on this home', async () => {
