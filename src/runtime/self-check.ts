@@ -1,9 +1,12 @@
 // The start self-test, inside the sandbox: facts about the boundary as the runtime sees it, sent to the host in
 // the `ready` frame. The host judges them against what it configured (src/sandbox/start-check.ts), so a sandbox
 // cannot simply claim to be fine; the runtime itself decides nothing.
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
+// Named imports only: the bundler turns a default import of a Node module into a copy of all its exports, which
+// for node:fs alone cost ~0.6 ms of every start.
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import type { StartReport } from '../protocol/frames.ts';
 import { sha256Hex } from './sha256.ts';
 
@@ -11,7 +14,7 @@ const GATEWAY_CONNECT_TIMEOUT_MS = 3_000;
 
 function read(file: string): string | undefined {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
@@ -53,19 +56,19 @@ function devices(): string[] {
   const walk = (dir: string, prefix: string, depth: number): void => {
     let names: string[];
     try {
-      names = fs.readdirSync(dir);
+      names = readdirSync(dir);
     } catch {
       return;
     }
     for (const name of names) {
-      let st: fs.Stats;
+      let st: Stats;
       try {
-        st = fs.lstatSync(path.join(dir, name));
+        st = lstatSync(join(dir, name));
       } catch {
         continue;
       }
       if (st.isCharacterDevice() || st.isBlockDevice()) found.push(prefix + name);
-      else if (st.isDirectory() && depth > 0) walk(path.join(dir, name), `${prefix}${name}/`, depth - 1);
+      else if (st.isDirectory() && depth > 0) walk(join(dir, name), `${prefix}${name}/`, depth - 1);
     }
   };
   walk('/dev', '', 1);
@@ -75,7 +78,7 @@ function devices(): string[] {
 function procSysWritable(): string {
   try {
     // opening for writing is the test; nothing is written
-    fs.closeSync(fs.openSync('/proc/sys/kernel/hostname', 'r+'));
+    closeSync(openSync('/proc/sys/kernel/hostname', 'r+'));
     return 'writable';
   } catch (err) {
     return err instanceof Error && 'code' in err ? String(err.code) : 'error';
@@ -84,7 +87,7 @@ function procSysWritable(): string {
 
 function gatewayReachable(socketPath: string): Promise<string> {
   return new Promise((resolve) => {
-    const sock = net.connect(socketPath);
+    const sock = connect(socketPath);
     const timer = setTimeout(() => {
       sock.destroy();
       resolve('timeout');
