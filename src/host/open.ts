@@ -42,6 +42,8 @@ export interface OpenedHost {
   /** what launchSandbox needs, for a host that manages its own sandboxes (the daemon) */
   launch: LaunchDeps;
   runs: RunTracker;
+  /** Agent layers mounted now, over every backend: in use, and kept idle for the agent's next sandbox. */
+  layerStats(): { inUse: number; idle: number };
   close(): Promise<void>;
 }
 
@@ -182,6 +184,13 @@ export function openHost(
     gateway,
     launch,
     runs,
+    layerStats() {
+      const all = [layers.stats(), ...sandboxes.list().map((b) => b.layerStats?.())];
+      return {
+        inUse: all.reduce((n, s) => n + (s?.inUse ?? 0), 0),
+        idle: all.reduce((n, s) => n + (s?.idle ?? 0), 0),
+      };
+    },
     async close() {
       await opened.close();
       // with every sandbox stopped: the environments kept mounted for the next one

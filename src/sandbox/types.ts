@@ -161,6 +161,8 @@ export interface SandboxBackend {
   reap?(runDir: string): Promise<string[]>;
   /** Lets go of what the backend keeps between sandboxes (agent layers kept mounted while idle). */
   close?(): Promise<void>;
+  /** Agent layers this backend has mounted itself (not through the host's shared pool), for /metrics. */
+  layerStats?(): { inUse: number; idle: number };
   /**
    * Saves the part of an agent's environment kept outside layerDir (Docker: its container) as `tag`, beside the
    * host's own snapshot of the layer directory and workspace; refused while a sandbox of the agent runs.

@@ -100,6 +100,8 @@ describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
     expect(text).toMatch(/^corral_turn_duration_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^corral_tokens_total\{agent="alpha",model="claude-test",type="input"\} [1-9]\d*$/m);
     expect(text).toMatch(/^corral_sandboxes\{state="idle"\} \d+$/m);
+    // the agents' environments under the sandboxes still warm
+    expect(text).toMatch(/^corral_agent_layers\{state="in_use"\} [1-9]\d*$/m);
     // every sandbox start went through the start queue (none waiting now)
     expect(text).toMatch(/^corral_sandbox_start_wait_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^corral_sandbox_starts\{state="waiting"\} 0$/m);
@@ -134,6 +136,9 @@ describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
     // the agent's environment stays mounted for its next sandbox, offered to whoever needs it meanwhile
     const layerDir = path.join(e.home, 'data', 'beta', 'layer');
     expect(fs.existsSync(path.join(layerDir, 'idle'))).toBe(true);
+    expect(String((await up.api('GET', '/metrics')).body)).toMatch(
+      /^corral_agent_layers\{state="idle"\} [1-9]\d*$/m,
+    );
     expect(fs.readFileSync(path.join(layerDir, 'upper', 'root', 'note'), 'utf8')).toBe('kept\n');
     // `agent reset` from another process takes that mount over instead of being refused
     const reset = await e.corral(['agent', 'reset', 'beta']);

@@ -9,7 +9,12 @@ import type { StartLimiter } from '../start-limit.ts';
 
 const SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool; starts?: StartLimiter }) {
+export function createDaemonMetrics(deps: {
+  router: Router;
+  pool: SandboxPool;
+  starts?: StartLimiter;
+  layers?: () => { inUse: number; idle: number };
+}) {
   const m = createMetrics();
   m.gauge('corral_queue_depth', 'Messages waiting to run, per agent.', () =>
     [...deps.router.depths()].map(([agent, value]) => ({ labels: { agent }, value })),
@@ -33,6 +38,19 @@ export function createDaemonMetrics(deps: { router: Router; pool: SandboxPool; s
         return [
           { labels: { state: 'starting' }, value: s.starting },
           { labels: { state: 'waiting' }, value: s.waiting },
+        ];
+      },
+    );
+  const { layers } = deps;
+  if (layers !== undefined)
+    m.gauge(
+      'corral_agent_layers',
+      "Agents' environments mounted: with a sandbox on them (in_use), and kept for their next sandbox (idle).",
+      () => {
+        const s = layers();
+        return [
+          { labels: { state: 'in_use' }, value: s.inUse },
+          { labels: { state: 'idle' }, value: s.idle },
         ];
       },
     );

@@ -200,7 +200,12 @@ export async function startDaemon(opts: DaemonOptions) {
     ...(opts.quantum === undefined ? {} : { quantum: opts.quantum }),
   });
   routerRef.current = router;
-  const metrics = createDaemonMetrics({ router, pool, starts: opened.launch.startLimit });
+  const metrics = createDaemonMetrics({
+    router,
+    pool,
+    starts: opened.launch.startLimit,
+    layers: () => opened.layerStats(),
+  });
   metricsRef.current = metrics;
   const messages = createMessageService({
     store,

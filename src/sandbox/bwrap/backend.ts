@@ -70,6 +70,7 @@ export function createBwrapBackend(deps: BwrapDeps): SandboxBackend {
     start: (spec) => startBwrap(spec, { isRoot, log: deps.log, layers, cgroups }),
     reap: async (runDir) => [...(await cgroups.reap(cgroupScope(runDir))), ...(await reapLayers(runDir))],
     close: async () => layers?.close(),
+    layerStats: () => layers?.stats() ?? { inUse: 0, idle: 0 },
     limitMechanisms: (diskQuota) => {
       const support = cgroups.support();
       const by = appliedBy(support.parents);

@@ -85,9 +85,11 @@ describe.skipIf(!hasFuseOverlayfs || image === undefined || !isRoot)('layer pool
       fs.writeFileSync(path.join(first.path, 'root-note'), 'kept');
       const server = fuseServerOf(first.path);
       expect(server).toBeGreaterThan(0);
+      expect(pool.stats()).toEqual({ inUse: 1, idle: 0 });
       await first.release();
       expect(isLayerMounted(mountpoint)).toBe(true);
       expect(fs.existsSync(offerFile(layerDir)), 'offered while idle').toBe(true);
+      expect(pool.stats()).toEqual({ inUse: 0, idle: 1 });
 
       const second = await pool.acquire({ imageDir, layerDir, ids: AGENT });
       expect(fuseServerOf(second.path), 'the same mount, not a new one').toBe(server);
@@ -96,6 +98,7 @@ describe.skipIf(!hasFuseOverlayfs || image === undefined || !isRoot)('layer pool
       await second.release();
 
       await pool.close();
+      expect(pool.stats()).toEqual({ inUse: 0, idle: 0 });
       expect(isLayerMounted(mountpoint)).toBe(false);
       expect(fs.existsSync(lockFile(layerDir))).toBe(false);
       expect(fs.existsSync(offerFile(layerDir))).toBe(false);

@@ -28,6 +28,13 @@ export interface LayerPool {
   acquire(opts: { imageDir: string; layerDir: string; ids: HostIds }): Promise<LayerLease>;
   /** Unmounts every idle layer now; layers still in use unmount with their last lease. Idempotent. */
   close(): Promise<void>;
+  /** Layers mounted now: with a sandbox on them, and kept idle for the next one. */
+  stats(): LayerStats;
+}
+
+export interface LayerStats {
+  inUse: number;
+  idle: number;
 }
 
 interface Entry {
@@ -181,6 +188,11 @@ export function createLayerPool(opts: { runDir: string; idleMs?: number }): Laye
           await unmount(key, layer);
         },
       };
+    },
+    stats() {
+      let idle = 0;
+      for (const e of entries.values()) if (e.idle !== undefined) idle += 1;
+      return { inUse: entries.size - idle, idle };
     },
     async close() {
       closed = true;
