@@ -14,7 +14,7 @@ if (gatewaySocket === undefined || gatewaySocket === '') {
 // No top-level await: this file is the CommonJS start file of the bundle (see src/sandbox/runtime-bundle.ts).
 async function main(socket: string): Promise<void> {
   const runtime = await startRuntime({
-    // a getter: opening process.stdin (a pipe socket) cost ~2 ms, and the runtime reads it only once it is ready
+    // a getter: the runtime reads its input only once ready, and opening process.stdin before cost ~1 ms
     get input() {
       return process.stdin;
     },
