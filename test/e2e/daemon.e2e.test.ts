@@ -100,8 +100,10 @@ describe.skipIf(!hasBwrap)('corral up (bwrap)', () => {
     expect(text).toMatch(/^corral_turn_duration_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^corral_tokens_total\{agent="alpha",model="claude-test",type="input"\} [1-9]\d*$/m);
     expect(text).toMatch(/^corral_sandboxes\{state="idle"\} \d+$/m);
-    // the agents' environments under the sandboxes still warm
-    expect(text).toMatch(/^corral_agent_layers\{state="in_use"\} [1-9]\d*$/m);
+    // the agents' environments: under their warm sandboxes, or kept idle once those stopped (either, by timing)
+    const layers = (state: string): number =>
+      Number(new RegExp(`^corral_agent_layers\\{state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(layers('in_use') + layers('idle')).toBeGreaterThanOrEqual(1);
     // every sandbox start went through the start queue (none waiting now)
     expect(text).toMatch(/^corral_sandbox_start_wait_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^corral_sandbox_starts\{state="waiting"\} 0$/m);

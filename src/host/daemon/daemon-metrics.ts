@@ -20,38 +20,35 @@ export function createDaemonMetrics(deps: {
     [...deps.router.depths()].map(([agent, value]) => ({ labels: { agent }, value })),
   );
   m.gauge('corral_turns_running', 'Turns running now.', () => [{ value: deps.router.running() }]);
-  m.gauge(
+  /** One gauge line per state, the states being a snapshot's keys. */
+  const byState = (name: string, help: string, snapshot: () => Record<string, number>): void =>
+    m.gauge(name, help, () =>
+      Object.entries(snapshot()).map(([state, value]) => ({ labels: { state }, value })),
+    );
+  byState(
     'corral_sandboxes',
     'Sandboxes by state (starting, busy, idle, stopping) and sessions waiting.',
-    () => {
-      const stats: Record<string, number> = { ...deps.pool.stats() };
-      return Object.keys(stats).map((state) => ({ labels: { state }, value: stats[state] ?? 0 }));
-    },
+    () => ({
+      ...deps.pool.stats(),
+    }),
   );
-  const { starts } = deps;
+  const { starts, layers } = deps;
   if (starts !== undefined)
-    m.gauge(
+    byState(
       'corral_sandbox_starts',
       'Sandbox starts in their start phase (starting) and waiting for a turn.',
       () => {
         const s = starts.stats();
-        return [
-          { labels: { state: 'starting' }, value: s.starting },
-          { labels: { state: 'waiting' }, value: s.waiting },
-        ];
+        return { starting: s.starting, waiting: s.waiting };
       },
     );
-  const { layers } = deps;
   if (layers !== undefined)
-    m.gauge(
+    byState(
       'corral_agent_layers',
       "Agents' environments mounted: with a sandbox on them (in_use), and kept for their next sandbox (idle).",
       () => {
         const s = layers();
-        return [
-          { labels: { state: 'in_use' }, value: s.inUse },
-          { labels: { state: 'idle' }, value: s.idle },
-        ];
+        return { in_use: s.inUse, idle: s.idle };
       },
     );
   const startWait = m.histogram(
