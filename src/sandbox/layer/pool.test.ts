@@ -183,4 +183,24 @@ describe.skipIf(!hasFuseOverlayfs || image === undefined || !isRoot)('layer pool
     },
     TIMEOUT_MS,
   );
+
+  it('an idle mount taken back by one sandbox is never retired under it by another asking for other ids', async () => {
+    const { pool, layerDir, mountpoint } = setup(60_000);
+    const first = await pool.acquire({ imageDir, layerDir, ids: AGENT });
+    const server = fuseServerOf(first.path);
+    expect(server).toBeGreaterThan(0);
+    await first.release();
+    const other = { uid: AGENT.uid + 2, gid: AGENT.gid + 2 };
+    // both at once: the one with other ids would retire the idle mount, the other takes it back first
+    const [a, b] = await Promise.all([
+      pool.acquire({ imageDir, layerDir, ids: other }),
+      pool.acquire({ imageDir, layerDir, ids: AGENT }),
+    ]);
+    expect(fuseServerOf(mountpoint)).toBe(server);
+    expect(fs.existsSync(path.join(b.path, 'etc/passwd'))).toBe(true);
+    expect(pool.stats()).toEqual({ inUse: 1, idle: 0 });
+    await a.release();
+    expect(fuseServerOf(mountpoint), 'still mounted for the other lease').toBe(server);
+    await b.release();
+  }, 10_000);
 });

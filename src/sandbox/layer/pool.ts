@@ -92,6 +92,12 @@ export function createLayerPool(opts: { runDir: string; idleMs?: number }): Laye
     else await gone(key, layer);
   }
 
+  /** retire(), unless an acquire took the entry back while its mount was awaited. */
+  async function retireIfIdle(key: string, entry: Entry): Promise<void> {
+    const layer = await entry.layer;
+    if (entries.get(key) === entry && entry.idle !== undefined) await retire(key, entry, layer);
+  }
+
   /**
    * Waits for whoever took the mount over to unmount it (other acquires of the layer wait too). Should the taker
    * die half-way, the mount is unmounted here after a while instead of being waited for forever.
@@ -147,7 +153,7 @@ export function createLayerPool(opts: { runDir: string; idleMs?: number }): Laye
         if (entry === undefined || entry.idle === undefined) break;
         if (entry.recipe !== recipe) {
           // mounted over an older base image (or for other ids): a fresh mount for this sandbox
-          await retire(key, entry, await entry.layer);
+          await retireIfIdle(key, entry);
           continue;
         }
         clearTimeout(entry.idle);
@@ -197,10 +203,7 @@ export function createLayerPool(opts: { runDir: string; idleMs?: number }): Laye
     async close() {
       closed = true;
       const idle: Promise<void>[] = [];
-      for (const [key, entry] of entries) {
-        if (entry.idle === undefined) continue;
-        idle.push(entry.layer.then((l) => retire(key, entry, l)));
-      }
+      for (const [key, entry] of entries) if (entry.idle !== undefined) idle.push(retireIfIdle(key, entry));
       await Promise.allSettled(idle);
       await Promise.allSettled(unmounting.values());
     },
