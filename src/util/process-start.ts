@@ -12,3 +12,8 @@ export function processStartTime(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** A process recorded by pid and start time: true while that very process runs (not one reusing its pid). */
+export function processAlive(p: { pid: number; start: string }): boolean {
+  return processStartTime(p.pid) === p.start;
+}

@@ -4,21 +4,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { readNoFollow } from '../../util/read-no-follow.ts';
 
 const MARKER = 'docker-layer-id';
 
 export function readLayerId(layerDir: string): string | undefined {
-  try {
-    const fd = fs.openSync(path.join(layerDir, MARKER), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const id = fs.readFileSync(fd, 'utf8').trim();
-      return /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
+  const id = readNoFollow(path.join(layerDir, MARKER))?.trim();
+  return id !== undefined && /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
 }
 
 /** A new layer id, written into the layer directory (created when missing). */
@@ -44,17 +36,10 @@ export function setRestoreImage(layerDir: string, image: string): void {
 }
 
 export function readRestoreImage(layerDir: string): string | undefined {
-  try {
-    const fd = fs.openSync(path.join(layerDir, RESTORE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      const ref = fs.readFileSync(fd, 'utf8').trim();
-      return /^corral-snap-[0-9a-f]{12}-[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$/.test(ref) ? ref : undefined;
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
+  const ref = readNoFollow(path.join(layerDir, RESTORE))?.trim();
+  return ref !== undefined && /^corral-snap-[0-9a-f]{12}-[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$/.test(ref)
+    ? ref
+    : undefined;
 }
 
 export function clearRestoreImage(layerDir: string): void {

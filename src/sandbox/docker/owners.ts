@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { processStartTime } from '../../util/process-start.ts';
+import { processAlive, processStartTime } from '../../util/process-start.ts';
 
 const OwnerRecord = z.object({
   sandboxId: z.string(),
@@ -12,10 +12,6 @@ const OwnerRecord = z.object({
   start: z.string(),
 });
 export type OwnerRecord = z.infer<typeof OwnerRecord>;
-
-export function ownerAlive(rec: OwnerRecord): boolean {
-  return processStartTime(rec.pid) === rec.start;
-}
 
 export function createOwnerRecords(runDir: string) {
   const dir = path.join(runDir, 'docker', 'owners');
@@ -52,7 +48,7 @@ export function createOwnerRecords(runDir: string) {
         const p = path.join(dir, name);
         try {
           const rec = OwnerRecord.parse(JSON.parse(fs.readFileSync(p, 'utf8')));
-          if (ownerAlive(rec)) alive.push(rec);
+          if (processAlive(rec)) alive.push(rec);
           else fs.rmSync(p, { force: true });
         } catch {
           fs.rmSync(p, { force: true });

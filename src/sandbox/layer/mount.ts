@@ -8,11 +8,10 @@ import type { HostIds } from '../types.ts';
 import { ensureHostDir } from './dirs.ts';
 import { detachCopies } from '../../util/detach-copies.ts';
 import { isLayerMounted } from './mountinfo.ts';
-import { processStartTime } from '../../util/process-start.ts';
+import { processAlive } from '../../util/process-start.ts';
 import {
   claimLayer,
   dropTakenLock,
-  layerHolder,
   ownerAlive,
   releaseLayer,
   removeOwner,
@@ -254,12 +253,12 @@ async function startFuse(opts: LayerOptions, asRoot: boolean): Promise<MountedLa
 }
 
 /** Polls until the process (pid and start time) is gone; kills it after `ms`. */
-async function processGone(pid: number, start: string, ms: number): Promise<void> {
+async function processGone(p: { pid: number; start: string }, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
-  while (processStartTime(pid) === start) {
+  while (processAlive(p)) {
     if (Date.now() > deadline) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(p.pid, 'SIGKILL');
       } catch {
         // gone meanwhile
       }
@@ -275,13 +274,12 @@ async function processGone(pid: number, start: string, ms: number): Promise<void
  * sandbox on the layer is left alone, and the caller is refused as before.
  */
 export async function takeIdleLayer(layerDir: string): Promise<boolean> {
-  const holder = layerHolder(layerDir);
-  if (holder === undefined) return false;
+  // taken only from the live holder named in the layer's lock (takeOffer checks)
   const offer = takeOffer(layerDir);
   if (offer === undefined) return false;
   await unmountPath(offer.mountpoint);
-  await processGone(offer.fuse.pid, offer.fuse.start, FUSE_EXIT_TIMEOUT_MS);
+  await processGone(offer.fuse, FUSE_EXIT_TIMEOUT_MS);
   removeOwner(offer.mountpoint);
-  dropTakenLock(layerDir, holder);
+  dropTakenLock(layerDir, offer.holder);
   return true;
 }

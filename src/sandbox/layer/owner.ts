@@ -2,7 +2,8 @@
 // corral's mounts alone, a second corral refuses a layer in use, and a reused pid is not taken for the owner.
 import fs from 'node:fs';
 import { CorralError } from '../../util/errors.ts';
-import { processStartTime } from '../../util/process-start.ts';
+import { processAlive, processStartTime } from '../../util/process-start.ts';
+import { readNoFollow } from '../../util/read-no-follow.ts';
 
 export interface OwnerRecord {
   pid: number;
@@ -23,23 +24,23 @@ function writeRecord(file: string, mountpoint: string, exclusive: boolean): void
   }
 }
 
-export function readRecord(file: string): OwnerRecord | undefined {
-  let text: string;
-  try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      text = fs.readFileSync(fd, 'utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
-  const [head = '', mountpoint = ''] = text.split('\n');
-  const [pid, start] = head.split(' ');
+/** `PID START` as a line of a record: a process by pid and start time. */
+function identity(line: string): { pid: number; start: string } | undefined {
+  const [pid, start] = line.split(' ');
   const n = Number(pid);
-  const ok = Number.isInteger(n) && n > 0;
-  return { pid: n, mountpoint, alive: ok && start !== undefined && processStartTime(n) === start };
+  return Number.isInteger(n) && n > 0 && start !== undefined && start !== '' ? { pid: n, start } : undefined;
+}
+
+export function readRecord(file: string): OwnerRecord | undefined {
+  const text = readNoFollow(file);
+  if (text === undefined) return undefined;
+  const [head = '', mountpoint = ''] = text.split('\n');
+  const id = identity(head);
+  return {
+    pid: id?.pid ?? Number(head.split(' ')[0]),
+    mountpoint,
+    alive: id !== undefined && processAlive(id),
+  };
 }
 
 /** Beside a mount point: read by reapLayers to tell a dead corral's mount from a live one's. */
@@ -153,31 +154,11 @@ export function writeOffer(layerDir: string, mountpoint: string, fusePid: number
   fs.renameSync(tmp, offerFile(layerDir));
 }
 
-function parseOffer(text: string): IdleOffer | undefined {
-  const [holder = '', mountpoint = '', fuse = ''] = text.split('\n');
-  const pair = (line: string): { pid: number; start: string } | undefined => {
-    const [pid, start] = line.split(' ');
-    const n = Number(pid);
-    return Number.isInteger(n) && n > 0 && start !== undefined && start !== ''
-      ? { pid: n, start }
-      : undefined;
-  };
-  const h = pair(holder);
-  const f = pair(fuse);
-  return h && f && mountpoint !== '' ? { holder: h, mountpoint, fuse: f } : undefined;
-}
-
 function readOffer(file: string): IdleOffer | undefined {
-  try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      return parseOffer(fs.readFileSync(fd, 'utf8'));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
+  const [holder = '', mountpoint = '', fuse = ''] = (readNoFollow(file) ?? '').split('\n');
+  const h = identity(holder);
+  const f = identity(fuse);
+  return h && f && mountpoint !== '' ? { holder: h, mountpoint, fuse: f } : undefined;
 }
 
 function renameAway(layerDir: string, why: string): string | undefined {
@@ -212,8 +193,8 @@ export function takeOffer(layerDir: string): IdleOffer | undefined {
     lock?.alive === true &&
     lock.pid === o.holder.pid &&
     lock.mountpoint === o.mountpoint &&
-    processStartTime(o.holder.pid) === o.holder.start &&
-    processStartTime(o.fuse.pid) === o.fuse.start;
+    processAlive(o.holder) &&
+    processAlive(o.fuse);
   if (!valid(offer)) return undefined;
   const taken = renameAway(layerDir, 'taken');
   if (taken === undefined) return undefined;

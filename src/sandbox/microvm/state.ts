@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { processStartTime } from '../../util/process-start.ts';
+import { processAlive, processStartTime } from '../../util/process-start.ts';
+import { readNoFollow } from '../../util/read-no-follow.ts';
 
 const REAP_WAIT_MS = 5_000;
 /** A VM directory without its state file yet may be one a live corral is making right now. */
@@ -41,19 +42,14 @@ export function writeState(vmDir: string, state: VmState): void {
 }
 
 export function readState(vmDir: string): VmState | undefined {
+  const text = readNoFollow(path.join(vmDir, STATE_FILE));
+  if (text === undefined) return undefined;
   try {
-    const fd = fs.openSync(path.join(vmDir, STATE_FILE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      return stateSchema.parse(JSON.parse(fs.readFileSync(fd, 'utf8')));
-    } finally {
-      fs.closeSync(fd);
-    }
+    return stateSchema.parse(JSON.parse(text));
   } catch {
     return undefined;
   }
 }
-
-const alive = (p: { pid: number; start: string }): boolean => processStartTime(p.pid) === p.start;
 
 function cmdlineHas(pid: number, mark: string): boolean {
   try {
@@ -70,7 +66,7 @@ async function killAndWait(p: { pid: number; start: string }): Promise<void> {
     return;
   }
   const until = Date.now() + REAP_WAIT_MS;
-  while (alive(p) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  while (processAlive(p) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
 /**
@@ -89,12 +85,12 @@ export async function reapVms(runDir: string): Promise<string[]> {
   for (const name of names) {
     const vmDir = path.join(dir, name);
     const state = readState(vmDir);
-    if (state !== undefined && alive(state.owner)) continue;
+    if (state !== undefined && processAlive(state.owner)) continue;
     const age = Date.now() - (fs.statSync(vmDir, { throwIfNoEntry: false })?.mtimeMs ?? 0);
     if (state === undefined && age < UNRECORDED_GRACE_MS) continue;
     for (const role of ['qemu', 'virtiofsd'] as const) {
       const p = state?.[role];
-      if (p === undefined || !alive(p) || !cmdlineHas(p.pid, CMDLINE_MARK[role])) continue;
+      if (p === undefined || !processAlive(p) || !cmdlineHas(p.pid, CMDLINE_MARK[role])) continue;
       await killAndWait(p);
       cleaned.push(`${role} ${p.pid} of VM ${name}`);
     }
